@@ -1,0 +1,58 @@
+"""``init_service``: the wiring every service's ``create_app`` shares."""
+
+import os
+
+from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+
+from shopcommon import config
+from shopcommon.db import db, engine_options, tune_sqlite
+from shopcommon.errors import register_error_handlers
+from shopcommon.health import bp as health_bp
+from shopcommon.logs import init_logging
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def init_service(app: Flask, service: str, test_config: dict | None = None, models: tuple = ()) -> None:
+    """Configure ``app`` as shop service ``service``: defaults, then environment, then test overrides.
+
+    ``models`` are the service's own tables, created at start; a service without any (the frontend)
+    still gets logging, errors and ``/healthcheck``.
+    """
+    database = bool(models)
+    url = config.database_url(service) if database else "sqlite://"
+    app.config.from_mapping(
+        SERVICE_NAME=service,
+        HAS_DATABASE=database,
+        SQLALCHEMY_DATABASE_URI=url,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(url),
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        JSON_SORT_KEYS=False,
+        LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
+    )
+    if test_config:
+        app.config.update(test_config)
+        if "SQLALCHEMY_DATABASE_URI" in test_config and "SQLALCHEMY_ENGINE_OPTIONS" not in test_config:
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(test_config["SQLALCHEMY_DATABASE_URI"])
+    app.json.sort_keys = False
+    app.extensions["shop.tables"] = [model.__table__ for model in models]
+
+    init_logging(app, service)
+    register_error_handlers(app)
+    db.init_app(app)
+    app.register_blueprint(health_bp)
+    if database:
+        with app.app_context():
+            tune_sqlite(app)
+            create_schema(app)
+
+
+def create_schema(app: Flask) -> None:
+    """Create this service's missing tables; several workers may race to do it at once."""
+    tables = app.extensions["shop.tables"]
+    try:
+        db.metadata.create_all(db.engine, tables=tables)
+    except SQLAlchemyError:
+        # another worker created them between our check and our CREATE
+        db.metadata.create_all(db.engine, tables=tables)

@@ -1,0 +1,75 @@
+"""Test helpers every service's suite shares: database back ends and a real HTTP server."""
+
+import os
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
+
+from shopcommon.db import db
+
+BACKENDS = ["sqlite", "postgresql"]
+POSTGRES_ENV = "TEST_POSTGRES_URL"
+
+
+def _postgres_url() -> str:
+    url = os.environ.get(POSTGRES_ENV, "").strip()
+    if not url:
+        pytest.skip(f"PostgreSQL tests skipped: {POSTGRES_ENV} is not set")
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001  (any failure means: no server to test against)
+        pytest.skip(f"PostgreSQL tests skipped: {POSTGRES_ENV} does not answer ({type(exc).__name__})")
+    finally:
+        engine.dispose()
+    return url
+
+
+def database_url(backend: str, folder: Path, service: str) -> str:
+    """A URL for ``backend``: a fresh SQLite file, or the test PostgreSQL server."""
+    if backend == "sqlite":
+        return f"sqlite:///{folder / (service + '.db')}"
+    return _postgres_url()
+
+
+def reset_tables(app: Flask) -> None:
+    """Drop and recreate the service's tables, so every test starts empty on any back end."""
+    tables = app.extensions["shop.tables"]
+    with app.app_context():
+        db.metadata.drop_all(db.engine, tables=tables)
+        db.metadata.create_all(db.engine, tables=tables)
+
+
+def dispose(app: Flask) -> None:
+    """Close the app's pooled connections, so no test leaves a session open on the server."""
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@contextmanager
+def serve(app: Flask):
+    """Run ``app`` on a real loopback port in a thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say once, loudly, when the PostgreSQL half of the suite did not run."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if POSTGRES_ENV in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_sep("!", f"{len(skipped)} PostgreSQL tests SKIPPED: set {POSTGRES_ENV} "
+                                        "to a reachable server (CI does)", yellow=True)

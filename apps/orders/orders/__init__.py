@@ -1,0 +1,25 @@
+"""orders service (originally microOrders): places orders against users and products."""
+
+from flask import Flask
+
+from orders.models import Order, OrderItem
+from shopcommon import config, init_service
+from shopcommon.upstream import Upstream
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the orders app; its upstreams' URLs come from the environment (or ``test_config``)."""
+    app = Flask(__name__)
+    init_service(app, "orders", test_config, models=(Order, OrderItem))
+
+    connect = config.seconds("UPSTREAM_CONNECT_TIMEOUT", 1.0)
+    read = config.seconds("UPSTREAM_TIMEOUT", 3.0)
+    for name in ("users", "products"):
+        key = f"{name.upper()}_URL"
+        # the sidecar's local upstream listener, e.g. http://127.0.0.1:8002; never a real address
+        url = app.config.get(key) or config.required(key)
+        app.extensions[f"upstream.{name}"] = Upstream(name, url.rstrip("/"), connect, read)
+
+    from orders.api import bp
+    app.register_blueprint(bp)
+    return app

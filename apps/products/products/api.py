@@ -1,0 +1,38 @@
+"""``/products``: list, read, create."""
+
+from flask import Blueprint, url_for
+from sqlalchemy import select
+
+from products.models import Product
+from shopcommon import APIError, db
+from shopcommon.pagination import paginate
+from shopcommon.validation import Fields, json_body
+
+bp = Blueprint("products", __name__, url_prefix="/products")
+
+
+@bp.get("")
+def list_products():
+    return paginate(select(Product), Product.to_dict, Product.id)
+
+
+@bp.get("/<int:product_id>")
+def get_product(product_id: int):
+    product = db.session.get(Product, product_id)
+    if product is None:
+        raise APIError(404, "product_not_found", f"product {product_id} does not exist",
+                       {"id": "no such product"})
+    return product.to_dict()
+
+
+@bp.post("")
+def create_product():
+    fields = Fields(json_body())
+    name = fields.text("name")
+    price_cents = fields.money("price")
+    stock = fields.integer("stock", minimum=0, required=False)
+    fields.check()
+    product = Product(name=name, price_cents=price_cents, stock=stock or 0)
+    db.session.add(product)
+    db.session.commit()
+    return product.to_dict(), 201, {"Location": url_for("products.get_product", product_id=product.id)}

@@ -1,0 +1,61 @@
+from datetime import datetime, timezone
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shopcommon import db
+from shopcommon.validation import format_money
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Product(db.Model):
+    __tablename__ = "products"
+    # the database itself refuses negative stock, whatever the code above it does
+    __table_args__ = (
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+        CheckConstraint("price_cents >= 0", name="price_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    price_cents: Mapped[int] = mapped_column(Integer)
+    stock: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "name": self.name, "price": format_money(self.price_cents), "stock": self.stock}
+
+
+class Reservation(db.Model):
+    """Stock held for one order; its id is chosen by the caller so retries are idempotent."""
+
+    __tablename__ = "reservations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # "reserved" or "released"
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    items: Mapped[list["ReservationItem"]] = relationship(
+        order_by="ReservationItem.product_id", cascade="all, delete-orphan"
+    )
+
+    def to_dict(self) -> dict:
+        items = [item.to_dict() for item in self.items]
+        total = sum(item.quantity * item.unit_price_cents for item in self.items)
+        return {"id": self.id, "status": self.status, "items": items, "total": format_money(total)}
+
+
+class ReservationItem(db.Model):
+    __tablename__ = "reservation_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reservation_id: Mapped[str] = mapped_column(ForeignKey("reservations.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_cents: Mapped[int] = mapped_column(Integer)
+
+    def to_dict(self) -> dict:
+        return {"product_id": self.product_id, "quantity": self.quantity,
+                "unit_price": format_money(self.unit_price_cents)}

@@ -1,0 +1,55 @@
+import pytest
+from sqlalchemy import select
+
+from products import create_app
+from products.models import Product, Reservation
+from shopcommon import db
+from shopcommon.testing import BACKENDS, database_url, dispose, reset_tables
+
+
+@pytest.fixture(params=BACKENDS)
+def app(request, tmp_path):
+    app = create_app({"TESTING": True,
+                      "SQLALCHEMY_DATABASE_URI": database_url(request.param, tmp_path, "products")})
+    reset_tables(app)
+    yield app
+    dispose(app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Store:
+    """Reads what the database holds, bypassing the API."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def stock(self, product_id: int) -> int:
+        with self.app.app_context():
+            return db.session.get(Product, product_id).stock
+
+    def count(self, model=Product) -> int:
+        with self.app.app_context():
+            return len(db.session.scalars(select(model)).all())
+
+    def reservation_status(self, reservation_id: str) -> str | None:
+        with self.app.app_context():
+            reservation = db.session.get(Reservation, reservation_id)
+            return reservation.status if reservation else None
+
+
+@pytest.fixture
+def store(app):
+    return Store(app)
+
+
+@pytest.fixture
+def make_product(client):
+    def make(name="Widget", price="19.99", stock=10) -> dict:
+        response = client.post("/products", json={"name": name, "price": price, "stock": stock})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+    return make

@@ -1,0 +1,70 @@
+import pytest
+
+
+def test_create_and_read_product(client, store):
+    response = client.post("/products", json={"name": "Widget", "price": "19.99", "stock": 7})
+    assert response.status_code == 201
+    product = response.get_json()
+    assert product == {"id": product["id"], "name": "Widget", "price": "19.99", "stock": 7}
+    assert response.headers["Location"] == f"/products/{product['id']}"
+    assert client.get(f"/products/{product['id']}").get_json() == product
+    assert store.stock(product["id"]) == 7
+
+
+@pytest.mark.parametrize("price, shown", [(10, "10.00"), (0.1, "0.10"), ("0", "0.00"), ("5.5", "5.50"),
+                                          (19.99, "19.99"), ("1.230", "1.23")])
+def test_price_is_exact(client, price, shown):
+    response = client.post("/products", json={"name": "P", "price": price})
+    assert response.status_code == 201
+    assert response.get_json()["price"] == shown
+    assert response.get_json()["stock"] == 0
+
+
+def test_list_is_ordered_and_paginated(client, make_product):
+    for i in range(3):
+        make_product(name=f"p{i}")
+    page = client.get("/products?limit=2").get_json()
+    assert [p["name"] for p in page["items"]] == ["p0", "p1"]
+    assert page["total"] == 3
+    assert client.get("/products?offset=2").get_json()["items"][0]["name"] == "p2"
+
+
+def test_unknown_product_is_404(client):
+    response = client.get("/products/12345")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "product_not_found"
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"price": "1.00"}, "name"),
+        ({"name": "", "price": "1.00"}, "name"),
+        ({"name": "P"}, "price"),
+        ({"name": "P", "price": "-1"}, "price"),
+        ({"name": "P", "price": -0.01}, "price"),
+        ({"name": "P", "price": "1.999"}, "price"),
+        ({"name": "P", "price": "abc"}, "price"),
+        ({"name": "P", "price": "NaN"}, "price"),
+        ({"name": "P", "price": "Infinity"}, "price"),
+        ({"name": "P", "price": True}, "price"),
+        ({"name": "P", "price": [1]}, "price"),
+        ({"name": "P", "price": "1e30"}, "price"),
+        ({"name": "P", "price": "1", "stock": -1}, "stock"),
+        ({"name": "P", "price": "1", "stock": 1.5}, "stock"),
+        ({"name": "P", "price": "1", "stock": "3"}, "stock"),
+        ({"name": "P", "price": "1", "stock": True}, "stock"),
+        ({"name": "P", "price": "1", "stock": 2**40}, "stock"),
+    ],
+)
+def test_invalid_product_is_400_and_stores_nothing(client, store, body, field):
+    response = client.post("/products", json=body)
+    assert response.status_code == 400
+    assert field in response.get_json()["error"]["fields"]
+    assert store.count() == 0
+
+
+def test_wrong_content_type_is_415(client, store):
+    response = client.post("/products", data='{"name": "P", "price": "1"}', content_type="text/plain")
+    assert response.status_code == 415
+    assert store.count() == 0

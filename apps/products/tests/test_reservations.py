@@ -1,0 +1,135 @@
+import threading
+
+import pytest
+
+from products.models import Reservation
+
+
+def reserve(client, rid, items):
+    return client.put(f"/products/reservations/{rid}", json={"items": items})
+
+
+def test_reservation_takes_stock_and_snapshots_prices(client, store, make_product):
+    a = make_product(price="2.50", stock=5)
+    b = make_product(price="1.00", stock=3)
+    response = reserve(client, "r1", [{"product_id": a["id"], "quantity": 2},
+                                      {"product_id": b["id"], "quantity": 3}])
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["status"] == "reserved"
+    assert body["total"] == "8.00"
+    assert {(i["product_id"], i["quantity"], i["unit_price"]) for i in body["items"]} == {
+        (a["id"], 2, "2.50"), (b["id"], 3, "1.00")}
+    assert store.stock(a["id"]) == 3 and store.stock(b["id"]) == 0
+
+
+def test_repeating_a_reservation_does_not_reserve_twice(client, store, make_product):
+    p = make_product(stock=5)
+    items = [{"product_id": p["id"], "quantity": 2}]
+    assert reserve(client, "same", items).status_code == 201
+    again = reserve(client, "same", items)
+    assert again.status_code == 200
+    assert again.get_json()["status"] == "reserved"
+    assert store.stock(p["id"]) == 3
+
+
+def test_insufficient_stock_is_409_and_all_or_nothing(client, store, make_product):
+    a = make_product(stock=5)
+    b = make_product(stock=1)
+    response = reserve(client, "r2", [{"product_id": a["id"], "quantity": 2},
+                                      {"product_id": b["id"], "quantity": 2}])
+    assert response.status_code == 409
+    error = response.get_json()["error"]
+    assert error["code"] == "insufficient_stock"
+    assert error["fields"] == {"items[1].quantity": f"only 1 of product {b['id']} in stock"}
+    assert store.stock(a["id"]) == 5 and store.stock(b["id"]) == 1
+    assert store.count(Reservation) == 0
+
+
+def test_unknown_product_is_422(client, store, make_product):
+    a = make_product(stock=5)
+    response = reserve(client, "r3", [{"product_id": a["id"], "quantity": 1},
+                                      {"product_id": 999, "quantity": 1}])
+    assert response.status_code == 422
+    assert response.get_json()["error"]["fields"] == {"items[1].product_id": "product 999 does not exist"}
+    assert store.stock(a["id"]) == 5
+
+
+def test_same_product_twice_is_summed(client, store, make_product):
+    p = make_product(stock=3)
+    response = reserve(client, "r4", [{"product_id": p["id"], "quantity": 2},
+                                      {"product_id": p["id"], "quantity": 2}])
+    assert response.status_code == 409
+    assert store.stock(p["id"]) == 3
+
+
+def test_release_gives_stock_back_once(client, store, make_product):
+    p = make_product(stock=4)
+    reserve(client, "r5", [{"product_id": p["id"], "quantity": 3}])
+    for _ in range(2):
+        response = client.delete("/products/reservations/r5")
+        assert response.status_code == 200
+        assert response.get_json()["status"] == "released"
+        assert store.stock(p["id"]) == 4
+
+
+def test_release_before_reserve_blocks_the_late_reserve(client, store, make_product):
+    p = make_product(stock=4)
+    assert client.delete("/products/reservations/late").status_code == 200
+    response = reserve(client, "late", [{"product_id": p["id"], "quantity": 1}])
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "reservation_released"
+    assert store.stock(p["id"]) == 4
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "items"),
+        ({"items": []}, "items"),
+        ({"items": "x"}, "items"),
+        ({"items": [5]}, "items[0]"),
+        ({"items": [{"quantity": 1}]}, "items[0].product_id"),
+        ({"items": [{"product_id": 1}]}, "items[0].quantity"),
+        ({"items": [{"product_id": 1, "quantity": 0}]}, "items[0].quantity"),
+        ({"items": [{"product_id": 1, "quantity": -2}]}, "items[0].quantity"),
+        ({"items": [{"product_id": 1, "quantity": 1.5}]}, "items[0].quantity"),
+        ({"items": [{"product_id": "1", "quantity": 1}]}, "items[0].product_id"),
+        ({"items": [{"product_id": 1, "quantity": 1}] * 51}, "items"),
+    ],
+)
+def test_invalid_reservation_is_400(client, store, make_product, body, field):
+    p = make_product(stock=5)
+    response = client.put("/products/reservations/bad", json=body)
+    assert response.status_code == 400
+    assert field in response.get_json()["error"]["fields"]
+    assert store.stock(p["id"]) == 5
+    assert store.count(Reservation) == 0
+
+
+def test_invalid_reservation_id_is_400(client):
+    response = client.put("/products/reservations/has%20space", json={"items": [{"product_id": 1, "quantity": 1}]})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_reservation_id"
+
+
+def test_concurrent_reservations_never_oversell(app, store, make_product):
+    """40 threads race for 10 units through a real threaded server: exactly 10 win."""
+    import requests
+
+    from shopcommon.testing import serve
+
+    p = make_product(stock=10)
+    results = []
+    with serve(app) as base:
+        def attempt(n):
+            response = requests.put(f"{base}/products/reservations/c{n}", timeout=30,
+                                    json={"items": [{"product_id": p["id"], "quantity": 1}]})
+            results.append(response.status_code)
+        threads = [threading.Thread(target=attempt, args=(n,)) for n in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    assert sorted(results) == [201] * 10 + [409] * 30
+    assert store.stock(p["id"]) == 0

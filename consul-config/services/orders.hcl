@@ -1,0 +1,29 @@
+service {
+  name    = "orders"
+  id      = "orders"
+  address = "127.0.0.1"
+  port    = 5004
+
+  check {
+    id       = "orders-http"
+    name     = "GET /healthcheck"
+    http     = "http://127.0.0.1:5004/healthcheck"
+    interval = "2s"
+    timeout  = "1s"
+  }
+
+  connect {
+    sidecar_service {
+      port = 21004 # mTLS only: the way in from the mesh
+      proxy {
+        local_service_address = "127.0.0.1"
+        local_service_port    = 5004
+        # orders reaches these at http://127.0.0.1:<local_bind_port>; its Envoy does the rest
+        upstreams = [
+          { destination_name = "users", local_bind_address = "127.0.0.1", local_bind_port = 8102 },
+          { destination_name = "products", local_bind_address = "127.0.0.1", local_bind_port = 8103 },
+        ]
+      }
+    }
+  }
+}

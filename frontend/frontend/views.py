@@ -1,0 +1,65 @@
+"""The page, and ``/api/users…``, ``/api/products…``, ``/api/orders…`` forwarded through the sidecar."""
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from shopcommon import APIError
+from shopcommon.upstream import Upstream
+from shopcommon.validation import json_body
+
+bp = Blueprint("frontend", __name__)
+
+# request headers the services act on, passed along with the call
+FORWARDED_HEADERS = ("Idempotency-Key",)
+
+# frontend path prefix -> (upstream, path prefix on that service)
+ROUTES = {
+    "users": ("users", "/api/users"),
+    "products": ("products", "/products"),
+    "orders": ("orders", "/api/orders"),
+}
+
+
+def _upstream(name: str) -> Upstream:
+    return current_app.extensions[f"upstream.{name}"]
+
+
+@bp.route("/api/<any(users, products, orders):resource>", methods=["GET", "POST"])
+@bp.route("/api/<any(users, products, orders):resource>/<int:item_id>", methods=["GET"])
+def forward(resource: str, item_id: int | None = None):
+    """Relay the call to the service; status and JSON body pass through unchanged."""
+    service, prefix = ROUTES[resource]
+    path = prefix if item_id is None else f"{prefix}/{item_id}"
+    if request.query_string:
+        path += "?" + request.query_string.decode("latin-1")
+    body = None
+    if request.method == "POST":
+        body = json_body()
+    headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
+    response = _upstream(service).call(request.method, path, json=body, headers=headers)
+    relayed = Response(response.content, status=response.status_code, content_type="application/json")
+    if "Idempotent-Replayed" in response.headers:
+        relayed.headers["Idempotent-Replayed"] = response.headers["Idempotent-Replayed"]
+    if "Location" in response.headers and item_id is None:
+        relayed.headers["Location"] = f"/api/{resource}/" + response.headers["Location"].rsplit("/", 1)[-1]
+    return relayed
+
+
+def _section(service: str, path: str) -> dict:
+    """One list for the page, or the reason it is unavailable; one failing service spoils nothing else."""
+    try:
+        response = _upstream(service).call("GET", path)
+    except APIError as err:
+        return {"items": [], "error": err.message}
+    if response.status_code != 200:
+        return {"items": [], "error": f"{service} answered HTTP {response.status_code}"}
+    return {"items": response.json()["items"], "error": None}
+
+
+@bp.get("/")
+def index():
+    sections = {
+        "users": _section("users", "/api/users?limit=20&order=desc"),
+        "products": _section("products", "/products?limit=20&order=desc"),
+        "orders": _section("orders", "/api/orders?limit=20&order=desc"),
+    }
+    return render_template("index.html", **sections)

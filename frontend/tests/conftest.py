@@ -1,0 +1,43 @@
+"""The frontend against the real users, products and orders apps, each on a loopback port."""
+
+import socket
+
+import pytest
+
+import orders
+import products
+import users
+from frontend import create_app
+from shopcommon.testing import BACKENDS, database_url, dispose, reset_tables, serve
+
+
+@pytest.fixture(params=BACKENDS[:1])  # the frontend has no database; one back end behind it is enough
+def services(request, tmp_path):
+    made = []
+
+    def make(factory, name, **extra):
+        app = factory({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url(request.param, tmp_path, name),
+                       **extra})
+        reset_tables(app)
+        made.append(app)
+        return app
+
+    users_app, products_app = make(users.create_app, "users"), make(products.create_app, "products")
+    with serve(users_app) as users_url, serve(products_app) as products_url:
+        orders_app = make(orders.create_app, "orders", USERS_URL=users_url, PRODUCTS_URL=products_url)
+        with serve(orders_app) as orders_url:
+            yield {"USERS_URL": users_url, "PRODUCTS_URL": products_url, "ORDERS_URL": orders_url}
+    for app in made:
+        dispose(app)
+
+
+@pytest.fixture
+def client(services):
+    return create_app({"TESTING": True, **services}).test_client()
+
+
+@pytest.fixture
+def closed_port_url():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"

@@ -1,0 +1,150 @@
+"""The real mesh, started the way `make up` starts it: Consul, four services, four Envoys.
+
+If the mesh was already up (a developer ran `make up`), the suite uses it and leaves it running;
+otherwise it starts it and stops it at the end (set KEEP_MESH=1 to keep it).
+"""
+
+import json
+import os
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import consul
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+LOGS = REPO / "volumes" / "logs"
+FRONTEND = "http://127.0.0.1:5001"
+ORDERS = "http://127.0.0.1:5004"
+SERVICES = ("users", "products", "orders", "frontend")
+ENVOY_ADMIN = {"frontend": 19001, "users": 19002, "products": 19003, "orders": 19004}
+SIDECAR_PORT = {"frontend": 21001, "users": 21002, "products": 21003, "orders": 21004}
+
+
+def meshctl(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "meshctl", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def log_tail(component: str, lines: int = 25) -> str:
+    path = LOGS / f"{component}.log"
+    try:
+        text = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return f"(no log at {path})"
+    return f"--- last lines of {path}:\n" + "\n".join(text)
+
+
+def eventually(what: str, probe, timeout: float = 20, interval: float = 0.25, logs: tuple = ()):
+    """Poll ``probe`` until it returns a truthy value; fail naming ``what``, the last value and logs."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = probe()
+        except Exception as exc:  # noqa: BLE001  (a failing probe is just "not yet")
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    tails = "\n".join(log_tail(c) for c in logs)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}; last saw: {last!r}\n{tails}")
+
+
+@pytest.fixture(scope="session")
+def mesh():
+    already_up = meshctl("status", timeout=30).returncode == 0
+    result = meshctl("up")
+    if result.returncode != 0:
+        pytest.fail(f"meshctl up failed:\n{result.stdout}\n{result.stderr}")
+    yield
+    if not already_up and os.environ.get("KEEP_MESH") != "1":
+        result = meshctl("down", timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="session")
+def consul_client(mesh):
+    return consul.Consul(host="127.0.0.1", port=8500)
+
+
+@pytest.fixture
+def http():
+    session = requests.Session()
+    session.trust_env = False
+    yield session
+    session.close()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def make_user(mesh, http):
+    def make() -> dict:
+        response = http.post(f"{FRONTEND}/api/users", timeout=10,
+                             json={"name": "Integration Tester", "email": f"{unique('it')}@example.com"})
+        assert response.status_code == 201, response.text
+        return response.json()
+    return make
+
+
+@pytest.fixture
+def make_product(mesh, http):
+    def make(price: str = "12.50", stock: int = 10) -> dict:
+        response = http.post(f"{FRONTEND}/api/products", timeout=10,
+                             json={"name": unique("product"), "price": price, "stock": stock})
+        assert response.status_code == 201, response.text
+        return response.json()
+    return make
+
+
+class MeshTLS:
+    """TLS contexts for talking to a sidecar's public port as the mesh would, or not."""
+
+    def __init__(self, client: consul.Consul):
+        self.client = client
+        self.folder = Path(tempfile.mkdtemp(prefix="mesh-tls-"))
+        roots = client.agent.connect.ca.roots()
+        self.ca_file = self.folder / "roots.pem"
+        self.ca_file.write_text("".join(r["RootCert"] for r in roots["Roots"]))
+
+    def context(self, as_service: str | None) -> ssl.SSLContext:
+        """Trusts the mesh CA; presents ``as_service``'s leaf certificate, or none."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False  # mesh certificates carry SPIFFE URIs, not host names
+        context.load_verify_locations(self.ca_file)
+        if as_service:
+            leaf = self.client.agent.connect.ca.leaf(as_service)
+            cert, key = self.folder / f"{as_service}.pem", self.folder / f"{as_service}.key"
+            cert.write_text(leaf["CertPEM"])
+            key.write_text(leaf["PrivateKeyPEM"])
+            context.load_cert_chain(cert, key)
+        return context
+
+
+@pytest.fixture(scope="session")
+def mesh_tls(consul_client):
+    return MeshTLS(consul_client)
+
+
+def envoy_stats(service: str) -> dict[str, int]:
+    text = requests.get(f"http://127.0.0.1:{ENVOY_ADMIN[service]}/stats", timeout=5).text
+    stats = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(": ")
+        if value.strip().lstrip("-").isdigit():
+            stats[name] = int(value)
+    return stats
+
+
+def dump(value) -> str:
+    return json.dumps(value, indent=2, sort_keys=True)

@@ -1,0 +1,118 @@
+"""Consul and Envoy report the mesh whole: every service and sidecar registered and passing, every
+Envoy connected with the configuration Consul sent it, and nothing of it rejected."""
+
+import http.client
+import socket
+import ssl
+
+import pytest
+import requests
+
+from conftest import ENVOY_ADMIN, SERVICES, SIDECAR_PORT, dump, envoy_stats, eventually
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_and_sidecar_registered_and_passing(consul_client, service):
+    def passing():
+        _, nodes = consul_client.health.service(service, passing=True)
+        _, proxies = consul_client.health.connect(service, passing=True)
+        return nodes and proxies and (nodes, proxies)
+    nodes, proxies = eventually(f"{service} and its sidecar to pass every check", passing,
+                                logs=(service, f"{service}-sidecar-proxy"))
+    checks = {c["CheckID"]: c["Status"] for entry in nodes + proxies for c in entry["Checks"]}
+    assert f"{service}-http" in checks, dump(checks)
+    assert set(checks.values()) == {"passing"}, dump(checks)
+    proxy = proxies[0]["Service"]
+    assert proxy["Kind"] == "connect-proxy"
+    assert proxy["Port"] == SIDECAR_PORT[service]
+    assert proxy["Proxy"]["DestinationServiceName"] == service
+
+
+def test_upstreams_are_declared_in_consul(consul_client, mesh):
+    def upstreams(service):
+        _, proxies = consul_client.health.connect(service)
+        return sorted(u["DestinationName"] for u in proxies[0]["Service"]["Proxy"].get("Upstreams") or [])
+    assert upstreams("orders") == ["products", "users"]
+    assert upstreams("frontend") == ["orders", "products", "users"]
+    assert upstreams("users") == [] and upstreams("products") == []
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_envoy_is_live_and_rejected_no_config(mesh, service):
+    ready = requests.get(f"http://127.0.0.1:{ENVOY_ADMIN[service]}/ready", timeout=5)
+    assert ready.status_code == 200 and ready.text.strip() == "LIVE"
+    stats = envoy_stats(service)
+    # Envoy counts each xDS update it accepted and each it rejected, per resource type
+    accepted = {k: v for k, v in stats.items() if k.endswith(".update_success")}
+    assert stats["cluster_manager.cds.update_success"] >= 1
+    assert stats["listener_manager.lds.update_success"] >= 1
+    rejected = {k: v for k, v in stats.items() if k.endswith(".update_rejected") and v}
+    assert rejected == {}, f"Envoy rejected config from Consul: {dump(rejected)}\naccepted: {dump(accepted)}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_sidecar_refuses_plaintext(mesh, service):
+    """The public port speaks only mTLS: a plain HTTP request gets no HTTP answer."""
+    with socket.create_connection(("127.0.0.1", SIDECAR_PORT[service]), timeout=5) as sock:
+        sock.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            answer = sock.recv(1024)
+        except (ConnectionResetError, TimeoutError):
+            answer = b""
+    assert not answer.startswith(b"HTTP/"), answer
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_sidecar_refuses_tls_without_client_certificate(mesh_tls, service):
+    context = mesh_tls.context(as_service=None)
+    connection = http.client.HTTPSConnection("127.0.0.1", SIDECAR_PORT[service], context=context, timeout=5)
+    with pytest.raises((ssl.SSLError, ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError)):
+        connection.request("GET", "/healthcheck")
+        connection.getresponse()
+    connection.close()
+
+
+def _call_as(mesh_tls, source: str, destination: str, method: str, path: str) -> tuple[int, bytes]:
+    """A request to ``destination``'s sidecar with ``source``'s own mesh certificate."""
+    context = mesh_tls.context(as_service=source)
+    connection = http.client.HTTPSConnection("127.0.0.1", SIDECAR_PORT[destination], context=context, timeout=5)
+    try:
+        connection.request(method, path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_intentions_refuse_a_call_they_do_not_allow(mesh_tls):
+    """users has no business with orders: with users' own certificate, orders' sidecar says 403."""
+    status, body = _call_as(mesh_tls, "users", "orders", "GET", "/api/orders")
+    assert status == 403 and b"RBAC" in body, body
+
+
+def test_intentions_allow_the_declared_call(mesh_tls):
+    """The same request with frontend's certificate passes: the 403 above is the intention's doing."""
+    status, body = _call_as(mesh_tls, "frontend", "orders", "GET", "/api/orders")
+    assert status == 200, body
+
+
+@pytest.mark.parametrize(
+    "source, destination, method, path",
+    [
+        ("orders", "users", "GET", "/api/users"),           # orders may read one user, not list them
+        ("orders", "users", "POST", "/api/users"),
+        ("frontend", "users", "DELETE", "/api/users/1"),
+        ("frontend", "products", "PUT", "/products/reservations/x"),  # only orders reserves stock
+        ("users", "products", "GET", "/products"),
+        ("products", "users", "GET", "/api/users/1"),
+    ],
+)
+def test_l7_intentions_refuse_methods_and_paths(mesh_tls, source, destination, method, path):
+    status, body = _call_as(mesh_tls, source, destination, method, path)
+    assert status == 403 and b"RBAC" in body, (status, body)
+
+
+def test_l7_intentions_allow_orders_to_read_a_user(mesh_tls, make_user):
+    user = make_user()
+    status, body = _call_as(mesh_tls, "orders", "users", "GET", f"/api/users/{user['id']}")
+    assert status == 200, body

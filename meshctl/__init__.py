@@ -1,0 +1,1 @@
+"""Local mode: run Consul, every service and its Envoy sidecar as background processes."""
