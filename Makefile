@@ -7,9 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CONSUL := .cache/consul/consul
-# our own packages, installed editable (as plain path entries, so `frontend/` the folder never
-# shadows `frontend` the package) so the code you edit is the code that runs
-LOCAL_PACKAGES := -e apps/common -e apps/users -e apps/products -e apps/orders -e frontend
+# our own packages' folders, put on the venv's path by a .pth file so the code you edit is the code
+# that runs (plain path entries: `frontend/` the folder then never shadows `frontend` the package)
+LOCAL_PACKAGES := apps/common apps/users apps/products apps/orders frontend
 
 .PHONY: help up down status test unit integration venv consul clean-data
 
@@ -26,9 +26,8 @@ $(STAMP): requirements-dev.txt apps/common/requirements.txt apps/*/pyproject.tom
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required (see README)"; exit 1; }
 	@echo "==> virtualenv: installing pinned packages into $(VENV)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --upgrade pip
 	@$(PY) -m pip install --quiet -r requirements-dev.txt
-	@$(PY) -m pip install --quiet --no-deps --config-settings editable_mode=compat $(LOCAL_PACKAGES)
+	@$(PY) -c 'import pathlib, sys, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "shop-local.pth").write_text("".join(str(pathlib.Path(p).resolve()) + "\n" for p in sys.argv[1:]))' $(LOCAL_PACKAGES)
 	@touch $(STAMP)
 
 consul: $(CONSUL)
