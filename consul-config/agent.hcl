@@ -20,6 +20,11 @@ ui_config {
   enabled = true
 }
 
+# the tightest raft timings: a single local server elects itself in about a second
+performance {
+  raft_multiplier = 1
+}
+
 log_level            = "INFO"
 enable_script_checks = false
 disable_update_check = true

@@ -116,3 +116,39 @@ def test_l7_intentions_allow_orders_to_read_a_user(mesh_tls, make_user):
     user = make_user()
     status, body = _call_as(mesh_tls, "orders", "users", "GET", f"/api/users/{user['id']}")
     assert status == 200, body
+
+
+def test_status_reports_every_component_passing(mesh):
+    from conftest import meshctl
+
+    result = meshctl("status", timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for service in SERVICES:
+        for component in (service, f"{service}-sidecar-proxy"):
+            line = next(l for l in result.stdout.splitlines() if l.split()[0] == component)
+            assert "running" in line and "passing" in line, line
+
+
+def test_up_heals_a_killed_sidecar(consul_client, http):
+    """SIGKILL users' Envoy: Consul notices, frontend cannot reach users, `meshctl up` brings it back."""
+    import os
+    import signal
+
+    from conftest import FRONTEND, meshctl
+    from meshctl.cli import proc
+
+    sidecar = proc("users-sidecar-proxy")
+    os.kill(sidecar.pid(), signal.SIGKILL)
+    eventually("Consul to mark users' sidecar critical",
+               lambda: any(c["Status"] == "critical" for c in consul_client.agent.checks().values()
+                           if c["ServiceID"] == "users-sidecar-proxy"), timeout=15)
+    response = http.get(f"{FRONTEND}/api/users", timeout=10)
+    assert response.status_code == 503
+    assert response.json()["error"]["fields"]["upstream"] == "users"
+
+    result = meshctl("up")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "users sidecar: starting" in result.stdout
+    assert "products sidecar: already running" in result.stdout
+    eventually("frontend to reach users again", lambda: http.get(f"{FRONTEND}/api/users", timeout=10).ok,
+               timeout=20, logs=("users-sidecar-proxy",))

@@ -38,8 +38,11 @@ class Failure(Exception):
     """A component did not come up; the message names it and shows its log tail."""
 
 
+_T0 = time.monotonic()
+
+
 def say(message: str) -> None:
-    print(f"==> {message}", flush=True)
+    print(f"==> [{time.monotonic() - _T0:5.1f}s] {message}", flush=True)
 
 
 def proc(name: str) -> Proc:

@@ -15,14 +15,19 @@ service {
   connect {
     sidecar_service {
       port = 21001
+      # Consul's default sidecar checks, but every 2s instead of 10s: a new sidecar passes sooner
+      checks = [
+        { name = "Connect Sidecar Listening", tcp = "127.0.0.1:21001", interval = "2s" },
+        { name = "Connect Sidecar Aliasing frontend", alias_service = "frontend" },
+      ]
       proxy {
         local_service_address = "127.0.0.1"
         local_service_port    = 5001
         # distinct from orders' upstream ports: every listener shares one host in local mode
         upstreams = [
-          { destination_name = "users", local_bind_address = "127.0.0.1", local_bind_port = 8012 },
-          { destination_name = "products", local_bind_address = "127.0.0.1", local_bind_port = 8013 },
-          { destination_name = "orders", local_bind_address = "127.0.0.1", local_bind_port = 8014 },
+        { destination_name = "users", local_bind_address = "127.0.0.1", local_bind_port = 8012 },
+        { destination_name = "products", local_bind_address = "127.0.0.1", local_bind_port = 8013 },
+        { destination_name = "orders", local_bind_address = "127.0.0.1", local_bind_port = 8014 },
         ]
       }
     }

@@ -15,6 +15,11 @@ service {
   connect {
     sidecar_service {
       port = 21002 # mTLS only: the way in from the mesh
+      # Consul's default sidecar checks, but every 2s instead of 10s: a new sidecar passes sooner
+      checks = [
+        { name = "Connect Sidecar Listening", tcp = "127.0.0.1:21002", interval = "2s" },
+        { name = "Connect Sidecar Aliasing users", alias_service = "users" },
+      ]
       proxy {
         local_service_address = "127.0.0.1"
         local_service_port    = 5002

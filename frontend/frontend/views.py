@@ -24,7 +24,7 @@ def _upstream(name: str) -> Upstream:
 
 
 @bp.route("/api/<any(users, products, orders):resource>", methods=["GET", "POST"])
-@bp.route("/api/<any(users, products, orders):resource>/<int:item_id>", methods=["GET"])
+@bp.route("/api/<any(users, products, orders):resource>/<id:item_id>", methods=["GET"])
 def forward(resource: str, item_id: int | None = None):
     """Relay the call to the service; status and JSON body pass through unchanged."""
     service, prefix = ROUTES[resource]

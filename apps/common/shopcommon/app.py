@@ -3,6 +3,7 @@
 import os
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 from sqlalchemy.exc import SQLAlchemyError
 
 from shopcommon import config
@@ -12,6 +13,13 @@ from shopcommon.health import bp as health_bp
 from shopcommon.logs import init_logging
 
 MAX_BODY_BYTES = 64 * 1024
+
+
+class IdConverter(IntegerConverter):
+    """``<id:name>``: a positive integer a database id column can hold; anything else is a 404."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002  (werkzeug's name)
+        super().__init__(map, min=1, max=2**31 - 1)
 
 
 def init_service(app: Flask, service: str, test_config: dict | None = None, models: tuple = ()) -> None:
@@ -36,6 +44,7 @@ def init_service(app: Flask, service: str, test_config: dict | None = None, mode
         if "SQLALCHEMY_DATABASE_URI" in test_config and "SQLALCHEMY_ENGINE_OPTIONS" not in test_config:
             app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(test_config["SQLALCHEMY_DATABASE_URI"])
     app.json.sort_keys = False
+    app.url_map.converters["id"] = IdConverter
     app.extensions["shop.tables"] = [model.__table__ for model in models]
 
     init_logging(app, service)

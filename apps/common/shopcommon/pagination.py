@@ -26,7 +26,7 @@ def _query_int(name: str, default: int, minimum: int, maximum: int | None) -> in
 def paginate(query: Select, to_dict, key) -> dict:
     """One page of ``query`` ordered by the unique column ``key``, as ``{items, total, limit, offset}``."""
     limit = _query_int("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    offset = _query_int("offset", 0, 0, None)
+    offset = _query_int("offset", 0, 0, 2**31 - 1)
     order = request.args.get("order", "asc")
     if order not in ("asc", "desc"):
         raise APIError(400, "invalid_query", "order must be asc or desc", {"order": "must be asc or desc"})

@@ -9,8 +9,10 @@ from flask import request
 from shopcommon.errors import APIError
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MAX_CENTS = 10**12  # ten billion in money: far beyond any real price, inside every integer column
-MAX_INT = 2**31 - 1
+# a billion per unit: beyond any real price, and 50 items x MAX_QUANTITY of it still fits a BIGINT total
+MAX_CENTS = 10**11
+MAX_INT = 2**31 - 1  # ids, stock: what a 32-bit INTEGER column holds
+MAX_QUANTITY = 1_000_000
 
 
 def json_body() -> dict[str, Any]:
@@ -74,14 +76,15 @@ class Fields:
             return None
         return self.integer_value(name, self.body[name], minimum)
 
-    def integer_value(self, label: str, value: Any, minimum: int | None = None) -> int | None:
+    def integer_value(self, label: str, value: Any, minimum: int | None = None,
+                      maximum: int = MAX_INT) -> int | None:
         # bool is an int in Python, but true is not a quantity
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(label, "must be an integer")
         elif minimum is not None and value < minimum:
             self.fail(label, "must be positive" if minimum == 1 else f"must be at least {minimum}")
-        elif value > MAX_INT:
-            self.fail(label, f"must be at most {MAX_INT}")
+        elif value > maximum:
+            self.fail(label, f"must be at most {maximum}")
         else:
             return value
         return None
@@ -155,7 +158,8 @@ def order_items(fields: Fields, name: str = "items") -> list[tuple[int, int]]:
             if item.get(key) is None:
                 fields.fail(f"{label}.{key}", "is required")
             else:
-                parsed.append(fields.integer_value(f"{label}.{key}", item[key], minimum=1))
+                maximum = MAX_QUANTITY if key == "quantity" else MAX_INT
+                parsed.append(fields.integer_value(f"{label}.{key}", item[key], minimum=1, maximum=maximum))
         if len(parsed) == 2 and None not in parsed:
             items.append((parsed[0], parsed[1]))
     return items

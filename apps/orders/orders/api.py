@@ -37,14 +37,14 @@ def list_orders():
     query = select(Order).where(Order.status == "confirmed")
     user_id = request.args.get("user_id")
     if user_id is not None:
-        if not user_id.isdigit():
+        if not user_id.isdigit() or int(user_id) > 2**31 - 1:
             raise APIError(400, "invalid_query", "user_id must be a whole number",
                            {"user_id": "must be a whole number"})
         query = query.where(Order.user_id == int(user_id))
     return paginate(query, Order.to_dict, Order.id)
 
 
-@bp.get("/<int:order_id>")
+@bp.get("/<id:order_id>")
 def get_order(order_id: int):
     order = db.session.get(Order, order_id)
     if order is None or order.status != "confirmed":

@@ -180,3 +180,17 @@ def test_missing_upstream_setting_stops_the_service(monkeypatch, tmp_path):
     with pytest.raises(MissingSetting, match="USERS_URL"):
         create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/o.db",
                     "PRODUCTS_URL": "http://127.0.0.1:1"})
+
+
+def test_large_order_total_is_exact(client, shop):
+    uid, pid = shop.user(), shop.product(price="999999999.99", stock=2_000_000)
+    response = order(client, uid, [{"product_id": pid, "quantity": 1_000_000}])
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["total"] == "999999999990000.00"
+
+
+@pytest.mark.parametrize("quantity", [1_000_001, 2**31, 2**63])
+def test_absurd_quantity_is_400(client, shop, quantity):
+    response = order(client, 1, [{"product_id": 1, "quantity": quantity}])
+    assert response.status_code == 400
+    assert "items[0].quantity" in response.get_json()["error"]["fields"]

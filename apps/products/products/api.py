@@ -16,7 +16,7 @@ def list_products():
     return paginate(select(Product), Product.to_dict, Product.id)
 
 
-@bp.get("/<int:product_id>")
+@bp.get("/<id:product_id>")
 def get_product(product_id: int):
     product = db.session.get(Product, product_id)
     if product is None:

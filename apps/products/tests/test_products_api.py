@@ -50,6 +50,7 @@ def test_unknown_product_is_404(client):
         ({"name": "P", "price": True}, "price"),
         ({"name": "P", "price": [1]}, "price"),
         ({"name": "P", "price": "1e30"}, "price"),
+        ({"name": "P", "price": "1000000000.00"}, "price"),
         ({"name": "P", "price": "1", "stock": -1}, "stock"),
         ({"name": "P", "price": "1", "stock": 1.5}, "stock"),
         ({"name": "P", "price": "1", "stock": "3"}, "stock"),
@@ -68,3 +69,10 @@ def test_wrong_content_type_is_415(client, store):
     response = client.post("/products", data='{"name": "P", "price": "1"}', content_type="text/plain")
     assert response.status_code == 415
     assert store.count() == 0
+
+
+def test_largest_price_and_stock_are_stored_exactly(client):
+    response = client.post("/products", json={"name": "Yacht", "price": "999999999.99", "stock": 2**31 - 1})
+    assert response.status_code == 201
+    product = client.get(f"/products/{response.get_json()['id']}").get_json()
+    assert product["price"] == "999999999.99" and product["stock"] == 2**31 - 1

@@ -120,3 +120,11 @@ def test_request_id_is_echoed(client):
     response = client.get("/api/users", headers={"X-Request-Id": "abc-123"})
     assert response.headers["X-Request-Id"] == "abc-123"
     assert len(client.get("/api/users").headers["X-Request-Id"]) == 32
+
+
+@pytest.mark.parametrize("path", ["/api/users/0", "/api/users/-1", "/api/users/99999999999999999999",
+                                  "/api/users/2147483648", "/api/users/abc", "/api/users?offset=99999999999999"])
+def test_out_of_range_ids_are_4xx_not_5xx(client, path):
+    response = client.get(path)
+    assert response.status_code in (400, 404)
+    assert response.is_json

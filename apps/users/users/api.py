@@ -22,7 +22,7 @@ def list_users():
     return paginate(select(User), User.to_dict, User.id)
 
 
-@bp.get("/<int:user_id>")
+@bp.get("/<id:user_id>")
 def get_user(user_id: int):
     user = db.session.get(User, user_id)
     if user is None:
