@@ -8,17 +8,15 @@ import orders
 import products
 import users
 from frontend import create_app
-from shopcommon.testing import BACKENDS, database_url, dispose, reset_tables, serve
+from shopcommon.testing import BACKENDS, dispose, make_app, serve
 
 
 @pytest.fixture(params=BACKENDS[:1])  # the frontend has no database; one back end behind it is enough
 def services(request, tmp_path):
     made = []
 
-    def make(factory, name, **extra):
-        app = factory({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url(request.param, tmp_path, name),
-                       **extra})
-        reset_tables(app)
+    def make(factory, name, **settings):
+        app = make_app(factory, request.param, tmp_path, name, **settings)
         made.append(app)
         return app
 

@@ -38,6 +38,13 @@ def database_url(backend: str, folder: Path, service: str) -> str:
     return _postgres_url()
 
 
+def make_app(factory, backend: str, folder: Path, service: str, **settings) -> Flask:
+    """``factory``'s app on an empty database of ``backend``; ``settings`` override config."""
+    app = factory({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url(backend, folder, service), **settings})
+    reset_tables(app)
+    return app
+
+
 def reset_tables(app: Flask) -> None:
     """Drop and recreate the service's tables, so every test starts empty on any back end."""
     tables = app.extensions["shop.tables"]

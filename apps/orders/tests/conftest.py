@@ -9,13 +9,7 @@ import users
 from orders import create_app
 from orders.models import Order
 from shopcommon import db
-from shopcommon.testing import BACKENDS, database_url, dispose, reset_tables, serve
-
-
-def _make(factory, backend, tmp_path, service, **extra):
-    app = factory({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url(backend, tmp_path, service), **extra})
-    reset_tables(app)
-    return app
+from shopcommon.testing import BACKENDS, dispose, make_app, serve
 
 
 @pytest.fixture(params=BACKENDS)
@@ -25,14 +19,14 @@ def backend(request):
 
 @pytest.fixture
 def users_app(backend, tmp_path):
-    app = _make(users.create_app, backend, tmp_path, "users")
+    app = make_app(users.create_app, backend, tmp_path, "users")
     yield app
     dispose(app)
 
 
 @pytest.fixture
 def products_app(backend, tmp_path):
-    app = _make(products.create_app, backend, tmp_path, "products")
+    app = make_app(products.create_app, backend, tmp_path, "products")
     yield app
     dispose(app)
 
@@ -45,7 +39,7 @@ def upstreams(users_app, products_app):
 
 @pytest.fixture
 def app(backend, tmp_path, upstreams):
-    app = _make(create_app, backend, tmp_path, "orders", **upstreams)
+    app = make_app(create_app, backend, tmp_path, "orders", **upstreams)
     yield app
     dispose(app)
 
@@ -56,7 +50,7 @@ def make_orders(backend, tmp_path):
     made = []
 
     def make(users_url: str, products_url: str):
-        app = _make(create_app, backend, tmp_path, "orders", USERS_URL=users_url, PRODUCTS_URL=products_url)
+        app = make_app(create_app, backend, tmp_path, "orders", USERS_URL=users_url, PRODUCTS_URL=products_url)
         made.append(app)
         return app
     yield make

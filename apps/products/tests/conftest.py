@@ -4,14 +4,12 @@ from sqlalchemy import select
 from products import create_app
 from products.models import Product, Reservation
 from shopcommon import db
-from shopcommon.testing import BACKENDS, database_url, dispose, reset_tables
+from shopcommon.testing import BACKENDS, dispose, make_app
 
 
 @pytest.fixture(params=BACKENDS)
 def app(request, tmp_path):
-    app = create_app({"TESTING": True,
-                      "SQLALCHEMY_DATABASE_URI": database_url(request.param, tmp_path, "products")})
-    reset_tables(app)
+    app = make_app(create_app, request.param, tmp_path, "products")
     yield app
     dispose(app)
 

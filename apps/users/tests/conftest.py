@@ -1,15 +1,13 @@
 import pytest
 
-from shopcommon.testing import BACKENDS, database_url, dispose, reset_tables
+from shopcommon.testing import BACKENDS, dispose, make_app
 from users import create_app
 from users.models import User
 
 
 @pytest.fixture(params=BACKENDS)
 def app(request, tmp_path):
-    app = create_app({"TESTING": True,
-                      "SQLALCHEMY_DATABASE_URI": database_url(request.param, tmp_path, "users")})
-    reset_tables(app)
+    app = make_app(create_app, request.param, tmp_path, "users")
     yield app
     dispose(app)
 
