@@ -15,8 +15,8 @@ CACHE="$ROOT/.cache/consul"
 BIN="$CACHE/consul"
 MPL="Mozilla Public License, version 2.0"
 
-if [[ -x "$BIN" ]] && "$BIN" version 2>/dev/null | head -1 | grep -qx "Consul v$VERSION"; then
-  echo "consul: reusing $BIN ($("$BIN" version | head -1))"
+if [[ -x "$BIN" ]] && [[ "$("$BIN" version 2>/dev/null | sed -n 1p)" == "Consul v$VERSION" ]]; then
+  echo "consul: reusing $BIN ($("$BIN" version | sed -n 1p))"
   exit 0
 fi
 
@@ -55,4 +55,4 @@ echo "consul: compiling (CGO off, stripped)"
 mkdir -p "$CACHE"
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$BIN.tmp" .
 mv "$BIN.tmp" "$BIN"
-echo "consul: built $("$BIN" version | head -1) in $((SECONDS - started))s -> $BIN"
+echo "consul: built $("$BIN" version | sed -n 1p) in $((SECONDS - started))s -> $BIN"

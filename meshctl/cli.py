@@ -173,7 +173,9 @@ def start_app(service: str) -> None:
     say(f"{service}: starting gunicorn on 127.0.0.1:{port}")
     gunicorn = Path(sys.executable).parent / "gunicorn"
     app.start([str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
-               "--graceful-timeout", "5", "--timeout", "30", "--name", service, module], env, cwd)
+               "--graceful-timeout", "5", "--timeout", "30", "--name", service,
+               # no shared control socket in $HOME: four gunicorns run side by side here
+               "--no-control-socket", module], env, cwd)
 
 
 def wait_app(service: str) -> None:

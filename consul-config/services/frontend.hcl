@@ -25,9 +25,9 @@ service {
         local_service_port    = 5001
         # distinct from orders' upstream ports: every listener shares one host in local mode
         upstreams = [
-        { destination_name = "users", local_bind_address = "127.0.0.1", local_bind_port = 8012 },
-        { destination_name = "products", local_bind_address = "127.0.0.1", local_bind_port = 8013 },
-        { destination_name = "orders", local_bind_address = "127.0.0.1", local_bind_port = 8014 },
+          { destination_name = "users", local_bind_address = "127.0.0.1", local_bind_port = 8012 },
+          { destination_name = "products", local_bind_address = "127.0.0.1", local_bind_port = 8013 },
+          { destination_name = "orders", local_bind_address = "127.0.0.1", local_bind_port = 8014 },
         ]
       }
     }

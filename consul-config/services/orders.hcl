@@ -25,8 +25,8 @@ service {
         local_service_port    = 5004
         # orders reaches these at http://127.0.0.1:<local_bind_port>; its Envoy does the rest
         upstreams = [
-        { destination_name = "users", local_bind_address = "127.0.0.1", local_bind_port = 8102 },
-        { destination_name = "products", local_bind_address = "127.0.0.1", local_bind_port = 8103 },
+          { destination_name = "users", local_bind_address = "127.0.0.1", local_bind_port = 8102 },
+          { destination_name = "products", local_bind_address = "127.0.0.1", local_bind_port = 8103 },
         ]
       }
     }
