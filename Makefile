@@ -11,13 +11,15 @@ CONSUL := .cache/consul/consul
 # that runs (plain path entries: `frontend/` the folder then never shadows `frontend` the package)
 LOCAL_PACKAGES := apps/common apps/users apps/products apps/orders frontend
 
-.PHONY: help up down status test unit integration venv consul clean-data
+.PHONY: help up down status test unit integration integration-containers venv consul images docker-engine clean-data
 
 help:
 	@echo "make up       start Consul, every service and its Envoy sidecar (builds what is missing)"
 	@echo "make down     stop everything make up started"
 	@echo "make status   each service's and sidecar's health, from Consul"
 	@echo "make test     unit tests (SQLite, and PostgreSQL when TEST_POSTGRES_URL answers) + the mesh suite"
+	@echo "make images   build local stand-ins for the base images (no registry needed) and write .env"
+	@echo "make docker-engine  install and start a Docker engine and Compose v2 if none answers (root)"
 	@echo "make clean-data  delete databases, Consul data and logs under volumes/ (after make down)"
 
 venv: $(STAMP)
@@ -50,9 +52,27 @@ unit: venv
 
 integration: venv consul
 	@echo "==> integration tests against the real mesh (started like make up)"
-	@$(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests
+	@$(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests --ignore=integration-tests/containers
 
-test: unit integration
+images: consul
+	@bash meshctl/images/build.sh
+
+docker-engine:
+	@bash meshctl/docker-engine.sh
+
+# the container suite runs whenever a Docker engine answers; when none does it says so, loudly
+integration-containers: venv consul
+	@if docker info >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory images && \
+	  echo "==> container tests: services.yml brought up by testcontainers" && \
+	  $(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests/containers; \
+	else \
+	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	  echo "!! container tests SKIPPED: no Docker engine answers (make docker-engine)    !!"; \
+	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	fi
+
+test: unit integration integration-containers
 
 clean-data:
 	@if [ -f volumes/run/consul.pid ]; then echo "run make down first"; exit 1; fi

@@ -1,0 +1,52 @@
+"""The mesh in containers, brought up from services.yml by testcontainers (images built from the repo).
+
+Runs as its own Compose project on other host ports, with its own data folder, so it neither meets
+a mesh a developer runs with `make up` or `docker compose` nor touches their data.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import consul
+import pytest
+from testcontainers.compose import DockerCompose
+
+from compose_stack import CONSUL_PORT, FRONTEND_PORT, PROJECT, REPO, docker, logs
+
+
+@pytest.fixture(scope="session")
+def stack():
+    if docker("info", timeout=30).returncode != 0:
+        pytest.skip("no Docker engine answers (meshctl/docker-engine.sh installs and starts one)")
+    data = Path(tempfile.mkdtemp(prefix="shop-compose-data-"))
+    os.environ.update({
+        "TESTCONTAINERS_RYUK_DISABLED": "true",
+        "COMPOSE_PROJECT_NAME": PROJECT,
+        "FRONTEND_PORT": str(FRONTEND_PORT),
+        "CONSUL_PORT": str(CONSUL_PORT),
+        "DATA_DIR": str(data),
+    })
+    env_file = REPO / ".env"
+    compose = DockerCompose(REPO, compose_file_name="services.yml", build=True, wait=True,
+                            env_file=str(env_file) if env_file.exists() else None, quiet_build=True)
+    try:
+        compose.start()
+    except Exception:
+        print("\n".join(logs(s) for s in ("consul", "users", "users-sidecar", "mesh-config")))
+        compose.stop()
+        raise
+    yield compose
+    compose.stop()  # down: removes the containers and networks; the data folder goes below
+    shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def consul_client(stack):
+    return consul.Consul(host="127.0.0.1", port=CONSUL_PORT)
+
+
+@pytest.fixture(scope="session")
+def frontend(stack) -> str:
+    return f"http://127.0.0.1:{FRONTEND_PORT}"

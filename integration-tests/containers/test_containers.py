@@ -1,0 +1,209 @@
+"""The same behaviours as the local suite, in containers, plus what only containers can show: an app
+is reachable only through its sidecar, each database only by its own service."""
+
+import copy
+import json
+import time
+import uuid
+
+import pytest
+import requests
+
+from compose_stack import PROJECT, compose, container, docker, logs
+
+SERVICES = ("users", "products", "orders", "frontend")
+
+
+def eventually(what, probe, timeout=30, interval=0.5, services=()):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = probe()
+        except Exception as exc:  # noqa: BLE001  (a failing probe is just "not yet")
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}; last saw {last!r}\n"
+                + "\n".join(logs(s) for s in services))
+
+
+@pytest.fixture
+def api(frontend):
+    session = requests.Session()
+    session.trust_env = False
+
+    class API:
+        def post(self, path, body, **headers):
+            return session.post(f"{frontend}{path}", json=body, headers=headers, timeout=15)
+
+        def get(self, path):
+            return session.get(f"{frontend}{path}", timeout=15)
+
+        def user(self):
+            r = self.post("/api/users", {"name": "Container", "email": f"c-{uuid.uuid4().hex[:10]}@example.com"})
+            assert r.status_code == 201, r.text
+            return r.json()
+
+        def product(self, stock=10, price="3.25"):
+            r = self.post("/api/products", {"name": f"p-{uuid.uuid4().hex[:8]}", "price": price, "stock": stock})
+            assert r.status_code == 201, r.text
+            return r.json()
+
+        def order(self, user, product, quantity=1):
+            return self.post("/api/orders", {"user_id": user["id"],
+                                             "items": [{"product_id": product["id"], "quantity": quantity}]})
+
+        def stock(self, product):
+            return self.get(f"/api/products/{product['id']}").json()["stock"]
+    yield API()
+    session.close()
+
+
+def envoy_stats(stack, service) -> dict[str, int]:
+    code = ("import urllib.request; print(urllib.request.urlopen("
+            "'http://127.0.0.1:19000/stats', timeout=5).read().decode())")
+    out, _, _ = stack.exec_in_container(["python3", "-c", code], service_name=f"{service}-sidecar")
+    stats = {}
+    for line in out.splitlines():
+        name, _, value = line.partition(": ")
+        if value.strip().isdigit():
+            stats[name] = int(value)
+    return stats
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_registered_and_passing_with_no_rejected_config(consul_client, stack, service):
+    def passing():
+        _, nodes = consul_client.health.service(service, passing=True)
+        _, proxies = consul_client.health.connect(service, passing=True)
+        return nodes and proxies and (nodes, proxies)
+    nodes, proxies = eventually(f"{service} and its sidecar passing", passing, services=(service,))
+    address = nodes[0]["Service"]["Address"]
+    assert address != "127.0.0.1" and proxies[0]["Service"]["Address"] == address
+    checks = {c["Name"]: c for entry in nodes + proxies for c in entry["Checks"] if c["ServiceID"]}
+    # the app's check goes through the sidecar's expose listener, not to the app's own port
+    assert checks["GET /healthcheck"]["Status"] == "passing"
+    rejected = {k: v for k, v in envoy_stats(stack, service).items() if k.endswith("update_rejected") and v}
+    assert rejected == {}
+
+
+def test_order_flow(api):
+    user, product = api.user(), api.product(stock=5, price="19.99")
+    response = api.order(user, product, quantity=2)
+    assert response.status_code == 201, response.text
+    assert response.json()["total"] == "39.98"
+    assert api.stock(product) == 3
+
+
+def test_intention_deny_and_restore(consul_client, stack, api):
+    user, product = api.user(), api.product(stock=10)
+    original = consul_client.config.get("service-intentions", "products")
+    denied = copy.deepcopy(original)
+    for source in denied["Sources"]:
+        if source["Name"] == "orders":
+            source.pop("Permissions", None)
+            source["Action"] = "deny"
+    writable = lambda e: {k: v for k, v in e.items() if k not in ("Kind", "Name", "CreateIndex", "ModifyIndex")}  # noqa: E731
+    updates = envoy_stats(stack, "products")["listener_manager.lds.update_success"]
+    assert consul_client.config.set("service-intentions", "products", writable(denied))
+    try:
+        eventually("products' Envoy to apply the deny and drain", lambda: (
+            (s := envoy_stats(stack, "products"))["listener_manager.lds.update_success"] > updates
+            and s["listener_manager.total_filter_chains_draining"] == 0), timeout=20)
+        before = api.stock(product)
+        response = api.order(user, product)
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "upstream_denied"
+        assert api.stock(product) == before
+    finally:
+        assert consul_client.config.set("service-intentions", "products", writable(original))
+    eventually("ordering to work again", lambda: api.order(user, product).status_code == 201, timeout=20)
+
+
+PROBE = r"""
+import json, socket, sys
+def tcp(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=3) as s:
+            return "open"
+    except socket.gaierror:
+        return "no such host"
+    except OSError as e:
+        return type(e).__name__
+def plaintext(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=3) as s:
+            s.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: x\r\n\r\n")
+            return s.recv(64).decode("latin-1")
+    except OSError as e:
+        return type(e).__name__
+out = {f"{h}:{p}": tcp(h, p) for h, p in [("users", 5002), ("products", 5003), ("orders", 5004),
+       ("db_users", 5432), ("db_products", 5432), ("db_orders", 5432), ("consul", 8500)]}
+out["plaintext users:21002"] = plaintext("users", 21002)
+print(json.dumps(out))
+"""
+
+
+def test_a_stranger_on_the_mesh_network_reaches_no_app_and_no_database(stack):
+    image = docker("inspect", "-f", "{{.Config.Image}}", container("users-sidecar")).stdout.strip()
+    result = docker("run", "--rm", "--network", f"{PROJECT}_mesh", "--entrypoint", "python3", image, "-c", PROBE)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["consul:8500"] == "open", seen  # the network itself works
+    for app in ("users:5002", "products:5003", "orders:5004"):
+        assert seen[app] == "ConnectionRefusedError", seen  # apps listen on 127.0.0.1 only
+    for db in ("db_users:5432", "db_products:5432", "db_orders:5432"):
+        assert seen[db] == "no such host", seen  # databases live on their service's own network
+    assert not seen["plaintext users:21002"].startswith("HTTP/"), seen
+
+
+def test_stopped_products_is_503_then_heals(consul_client, api):
+    user, product = api.user(), api.product(stock=5)
+    assert compose("stop", "products").returncode == 0
+    try:
+        eventually("Consul to mark products critical", lambda: any(
+            c["Status"] == "critical" for c in consul_client.health.checks("products")[1]), timeout=20)
+        started = time.monotonic()
+        response = api.order(user, product)
+        assert time.monotonic() - started < 5
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["fields"]["upstream"] == "products"
+    finally:
+        # the original command heals whatever is not running, as `make up` does locally
+        result = compose("up", "-d", "--wait")
+        assert result.returncode == 0, result.stdout + result.stderr
+    eventually("an order to succeed after products restarts", lambda: api.order(user, product).status_code == 201,
+               timeout=60, services=("products", "products-sidecar"))
+    assert api.stock(product) == 4
+
+
+def test_restarted_users_container_is_survived(api):
+    """Compose restarts the sidecar after its app (depends_on restart: true): no manual step."""
+    user = api.user()
+    result = compose("restart", "users")
+    assert result.returncode == 0, result.stderr
+    eventually("users to answer through the mesh again", lambda: api.get(f"/api/users/{user['id']}").status_code == 200,
+               timeout=60, services=("users", "users-sidecar"))
+    assert api.get(f"/api/users/{user['id']}").json() == user
+    # and orders, whose Envoy must learn users' new address, can check the user again
+    product = api.product(stock=2)
+    eventually("orders to reach the restarted users", lambda: (r := api.order(user, product)).status_code == 201
+               or print(r.status_code, r.text), timeout=60, services=("orders-sidecar", "users-sidecar"))
+
+
+def test_data_survives_restarting_the_service_and_its_database(api):
+    user, product = api.user(), api.product(stock=3)
+    assert api.order(user, product).status_code == 201
+    result = compose("restart", "db_users", "db_products", "db_orders", "users", "products", "orders")
+    assert result.returncode == 0, result.stderr
+    eventually("the restarted services to answer", lambda: all(
+        api.get(path).status_code == 200
+        for path in (f"/api/users/{user['id']}", f"/api/products/{product['id']}", "/api/orders?limit=1")),
+        timeout=90, services=("users", "products", "orders", "users-sidecar"))
+    assert api.get(f"/api/users/{user['id']}").json() == user
+    assert api.stock(product) == 2
+    orders = api.get(f"/api/orders?user_id={user['id']}").json()
+    assert orders["total"] == 1 and orders["items"][0]["items"][0]["product_id"] == product["id"]
