@@ -46,9 +46,11 @@ if ! docker image inspect "$BASE" >/dev/null 2>&1; then
 fi
 
 # 3. the stand-ins, built on it
+mkdir -p "$CACHE"
 build() {  # build <tag> <folder>
   say "building $1"
-  docker build -q --build-arg BASE_IMAGE="$BASE" -t "$1" "$2" >/dev/null
+  docker build -q --build-arg BASE_IMAGE="$BASE" -t "$1" "$2" >"$CACHE/build.log" 2>&1 \
+    || { tail -30 "$CACHE/build.log" >&2; exit 1; }
 }
 build "$PYTHON_IMAGE" "$HERE/python"
 build "$POSTGRES_IMAGE" "$HERE/postgres"
