@@ -152,3 +152,23 @@ def test_up_heals_a_killed_sidecar(consul_client, http):
     assert "products sidecar: already running" in result.stdout
     eventually("frontend to reach users again", lambda: http.get(f"{FRONTEND}/api/users", timeout=10).ok,
                timeout=20, logs=("users-sidecar-proxy",))
+
+
+def test_operators_cli_lists_denies_and_deletes(mesh_tls):
+    from conftest import meshctl
+
+    listed = meshctl("intentions", "list", timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    assert any(l.split()[:3] == ["orders", "products", "L7"] for l in listed.stdout.splitlines()), listed.stdout
+    try:
+        assert meshctl("intentions", "allow", "users", "orders", timeout=30).returncode == 0
+        assert any(l.split()[:3] == ["users", "orders", "allow"]
+                   for l in meshctl("intentions", "list", timeout=30).stdout.splitlines())
+        eventually("users to be let into orders", lambda: _call_as(mesh_tls, "users", "orders", "GET", "/api/orders")[0] == 200)
+    finally:
+        deleted = meshctl("intentions", "delete", "users", "orders", timeout=30)
+        assert deleted.returncode == 0, deleted.stderr
+    eventually("users to be refused again (the default deny)",
+               lambda: _call_as(mesh_tls, "users", "orders", "GET", "/api/orders")[0] == 403)
+    missing = meshctl("intentions", "delete", "users", "orders", timeout=30)
+    assert missing.returncode == 1 and "no intention" in missing.stderr

@@ -312,6 +312,42 @@ def status(_args) -> int:
     return 0 if ok else 1
 
 
+def intentions_command(args) -> int:
+    """Operators' view of the intentions, through py-consul (the same code as the frontend's page)."""
+    import json
+    import logging
+
+    from frontend import intentions as model
+
+    c = model.client(os.environ.get("CONSUL_HTTP_ADDR", consul_api.CONSUL_HTTP))
+    who = os.environ.get("USER", "cli")
+    try:
+        if args.action == "list":
+            rows = model.list_intentions(c)
+            print(f"{'source':<12}{'destination':<14}{'decision':<9}permissions")
+            for i in rows:
+                perms = "; ".join(f"{p['Action']} {','.join((p.get('HTTP') or {}).get('Methods', ['*']))} "
+                                  f"{(p.get('HTTP') or {}).get('PathPrefix', '')}".strip() for p in i.permissions)
+                print(f"{i.source:<12}{i.destination:<14}{i.action or 'L7':<9}{perms}")
+            return 0
+        if args.action == "delete":
+            removed = model.delete_intention(c, args.source, args.destination)
+            before, after = removed, None
+        else:
+            before, after = model.set_intention(c, args.source, args.destination, args.action)
+    except model.IntentionError as err:
+        print(f"intentions: {err.message}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"intentions: Consul does not answer ({err})", file=sys.stderr)
+        return 1
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("meshctl").info(json.dumps({"msg": "intention changed", "operator": who,
+                                                  "intention": f"{args.source} -> {args.destination}",
+                                                  "before": before, "after": after}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="meshctl", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -320,5 +356,14 @@ def main(argv: list[str] | None = None) -> int:
                            help="rewrite every config entry (intentions!) from consul-config/")
     commands.add_parser("down", help="stop everything `up` started")
     commands.add_parser("status", help="each service's and sidecar's health from Consul")
+    intentions = commands.add_parser("intentions", help="list, allow, deny or delete intentions")
+    verbs = intentions.add_subparsers(dest="action", required=True)
+    verbs.add_parser("list", help="every intention, most specific first")
+    for verb, text in (("allow", "let SOURCE call DESTINATION (an L4 allow)"),
+                       ("deny", "refuse every call from SOURCE to DESTINATION"),
+                       ("delete", "remove the intention; the default (* -> * deny) applies")):
+        sub = verbs.add_parser(verb, help=text)
+        sub.add_argument("source")
+        sub.add_argument("destination")
     args = parser.parse_args(argv)
-    return {"up": up, "down": down, "status": status}[args.command](args)
+    return {"up": up, "down": down, "status": status, "intentions": intentions_command}[args.command](args)

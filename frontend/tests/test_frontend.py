@@ -51,7 +51,7 @@ def test_page_degrades_when_one_service_is_down(services, closed_port_url):
     page = app.test_client().get("/")
     text = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "Products are unavailable" in text
+    assert "The products service is unavailable" in text
     assert "No users yet." in text and "No orders yet." in text
 
 

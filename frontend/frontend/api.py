@@ -1,12 +1,11 @@
-"""The page, and ``/api/users…``, ``/api/products…``, ``/api/orders…`` forwarded through the sidecar."""
+"""``/api/users…``, ``/api/products…``, ``/api/orders…`` forwarded to the services through the sidecar."""
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, request
 
-from shopcommon import APIError
 from shopcommon.upstream import Upstream
 from shopcommon.validation import json_body
 
-bp = Blueprint("frontend", __name__)
+bp = Blueprint("api", __name__)
 
 # request headers the services act on, passed along with the call
 FORWARDED_HEADERS = ("Idempotency-Key",)
@@ -42,24 +41,3 @@ def forward(resource: str, item_id: int | None = None):
     if "Location" in response.headers and item_id is None:
         relayed.headers["Location"] = f"/api/{resource}/" + response.headers["Location"].rsplit("/", 1)[-1]
     return relayed
-
-
-def _section(service: str, path: str) -> dict:
-    """One list for the page, or the reason it is unavailable; one failing service spoils nothing else."""
-    try:
-        response = _upstream(service).call("GET", path)
-    except APIError as err:
-        return {"items": [], "error": err.message}
-    if response.status_code != 200:
-        return {"items": [], "error": f"{service} answered HTTP {response.status_code}"}
-    return {"items": response.json()["items"], "error": None}
-
-
-@bp.get("/")
-def index():
-    sections = {
-        "users": _section("users", "/api/users?limit=20&order=desc"),
-        "products": _section("products", "/products?limit=20&order=desc"),
-        "orders": _section("orders", "/api/orders?limit=20&order=desc"),
-    }
-    return render_template("index.html", **sections)

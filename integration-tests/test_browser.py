@@ -1,0 +1,237 @@
+"""The frontend in a real browser (Debian's Chromium, driven by Playwright) against the real mesh.
+
+Two frontends serve the pages: one with an admin token, one without (read-only). Both are the real
+frontend app, run here on loopback ports, and reach the services only through the frontend
+sidecar's upstream ports, the same way the frontend on :5001 does.
+"""
+
+import json
+import os
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from conftest import REPO, eventually
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = REPO / "docs" / "screenshots"
+TOKEN = uuid.uuid4().hex
+# the frontend sidecar's upstream listeners (consul-config/services/frontend.hcl)
+UPSTREAMS = {"USERS_URL": "http://127.0.0.1:8012", "PRODUCTS_URL": "http://127.0.0.1:8013",
+             "ORDERS_URL": "http://127.0.0.1:8014"}
+
+
+@pytest.fixture(scope="module")
+def frontends(mesh):
+    from frontend import create_app
+    from shopcommon.testing import serve
+
+    admin = create_app({"TESTING": True, **UPSTREAMS, "ADMIN_TOKEN": TOKEN})
+    reader = create_app({"TESTING": True, **UPSTREAMS, "ADMIN_TOKEN": None})
+    with serve(admin) as admin_url, serve(reader) as reader_url:
+        yield {"admin": admin_url, "reader": reader_url}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        message = f"no Chromium at {CHROMIUM}: `apt-get install chromium` (CI does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def choose(page, label: str, text: str) -> None:
+    """Pick the option of the select labelled ``label`` whose text contains ``text``."""
+    select = page.get_by_label(label, exact=True)
+    value = select.locator("option", has_text=text).first.get_attribute("value")
+    select.select_option(value)
+
+
+def sign_in(page, base: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("Your name").fill("Browser Test")
+    page.get_by_label("Admin token").fill(TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Signed in as")).to_be_visible()
+
+
+def test_create_user_product_and_order_through_the_forms(page, frontends):
+    base = frontends["admin"]
+    tag = uuid.uuid4().hex[:8]
+
+    page.goto(f"{base}/users")
+    page.get_by_label("Name").fill(f"Grace {tag}")
+    page.get_by_label("Email").fill(f"grace-{tag}@example.com")
+    page.get_by_role("button", name="Create user").click()
+    expect(page.get_by_role("status")).to_have_text("User created.")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Grace {tag}")
+
+    for name, price, stock in ((f"Lamp {tag}", "24.90", "5"), (f"Bulb {tag}", "3.05", "10")):
+        page.goto(f"{base}/products")
+        page.get_by_label("Name").fill(name)
+        page.get_by_label("Price").fill(price)
+        page.get_by_label("Stock").fill(stock)
+        page.get_by_role("button", name="Create product").click()
+        expect(page.get_by_role("status")).to_have_text("Product created.")
+
+    page.goto(f"{base}/orders/new")
+    choose(page, "User", f"Grace {tag}")
+    choose(page, "Product 1", f"Lamp {tag}")
+    page.get_by_label("Quantity 1", exact=True).fill("2")
+    page.get_by_role("button", name="Add another product").click()
+    choose(page, "Product 4", f"Bulb {tag}")
+    page.get_by_label("Quantity 4", exact=True).fill("3")
+    page.get_by_role("button", name="Place order").click()
+    expect(page.get_by_text("Order placed.")).to_be_visible()
+    # 2 x 24.90 + 3 x 3.05, as the orders service computed it
+    expect(page.get_by_test_id("order-total")).to_have_text("58.95")
+    shot(page, "order")
+
+    page.goto(f"{base}/products")
+    row = page.get_by_role("row").filter(has_text=f"Lamp {tag}")
+    expect(row).to_contain_text("3")
+    shot(page, "products")
+
+
+def test_validation_errors_show_next_to_the_field(page, frontends):
+    page.goto(f"{frontends['admin']}/users")
+    page.get_by_label("Name").fill("")
+    page.get_by_label("Email").fill("not-an-email")
+    page.get_by_role("button", name="Create user").click()
+    email = page.get_by_label("Email")
+    expect(email).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#email-error")).to_have_text(re.compile("Email must be an email address"))
+    expect(page.locator("#name-error")).to_have_text("Name must not be empty")
+    expect(email).to_have_value("not-an-email")
+    shot(page, "validation")
+
+
+def test_insufficient_stock_is_explained(page, frontends, make_user, make_product):
+    user, product = make_user(), make_product(stock=1)
+    page.goto(f"{frontends['admin']}/orders/new")
+    page.get_by_label("User").select_option(str(user["id"]))
+    page.get_by_label("Product 1", exact=True).select_option(str(product["id"]))
+    page.get_by_label("Quantity 1", exact=True).fill("4")
+    page.get_by_role("button", name="Place order").click()
+    expect(page.get_by_test_id("order-problem")).to_contain_text("Not enough stock.")
+    expect(page.locator("#row-error-1")).to_contain_text("only 1 of product")
+
+
+def test_denying_an_intention_on_the_page_breaks_the_order_form_until_restored(page, frontends, consul_client,
+                                                                              make_user, make_product):
+    base = frontends["admin"]
+    user, product = make_user(), make_product(stock=50)
+    original = consul_client.config.get("service-intentions", "products")
+    sign_in(page, base)
+    try:
+        page.get_by_role("link", name="Edit orders to products").click()
+        saved_permissions = page.get_by_label(re.compile("^L7 permissions, as")).input_value()
+        assert json.loads(saved_permissions), "the form should show orders' L7 permissions"
+        page.get_by_role("radio", name="Deny").check()
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_text("Saved orders → products: deny.")).to_be_visible()
+        expect(page.locator('[data-intention="orders->products"]')).to_contain_text("deny")
+        shot(page, "intentions")
+
+        page.goto(f"{base}/intentions")
+        page.get_by_label("Source", exact=True).last.select_option("orders")
+        page.get_by_label("Destination", exact=True).last.select_option("products")
+        page.get_by_role("button", name="Try it").click()
+        expect(page.locator("#try-result")).to_contain_text("Denied", timeout=20000)
+
+        def refused():
+            page.goto(f"{base}/orders/new")
+            page.get_by_label("User").select_option(str(user["id"]))
+            page.get_by_label("Product 1", exact=True).select_option(str(product["id"]))
+            page.get_by_role("button", name="Place order").click()
+            return page.get_by_test_id("order-problem").count() and "denied" in page.get_by_test_id("order-problem").inner_text()
+        eventually("the order form to report the mesh's denial", refused, timeout=30, logs=("orders",))
+        expect(page.get_by_test_id("order-problem")).to_contain_text("A service is unavailable.")
+        expect(page.get_by_test_id("order-problem")).to_contain_text("products")
+        expect(page.locator("#items-error")).to_have_count(0)
+        shot(page, "order-denied")
+
+        page.goto(f"{base}/intentions?edit=orders->products#change")
+        page.get_by_role("radio", name="L7 permissions (JSON)").check()
+        page.get_by_label(re.compile("^L7 permissions, as")).fill(saved_permissions)
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_text("Saved orders → products: L7 permissions.")).to_be_visible()
+    finally:
+        restored = consul_client.config.get("service-intentions", "products")
+        if [s for s in restored["Sources"] if s["Name"] == "orders"] != \
+                [s for s in original["Sources"] if s["Name"] == "orders"]:
+            body = {k: v for k, v in original.items() if k not in ("Kind", "Name", "CreateIndex", "ModifyIndex")}
+            consul_client.config.set("service-intentions", "products", body)
+
+    def placed():
+        page.goto(f"{base}/orders/new")
+        page.get_by_label("User").select_option(str(user["id"]))
+        page.get_by_label("Product 1", exact=True).select_option(str(product["id"]))
+        page.get_by_role("button", name="Place order").click()
+        return page.get_by_text("Order placed.").count() > 0
+    eventually("the order form to work again after the restore", placed, timeout=30, logs=("orders",))
+
+
+def test_read_only_without_the_token(page, frontends):
+    page.goto(f"{frontends['reader']}/intentions")
+    expect(page.get_by_test_id("read-only")).to_contain_text("Read-only")
+    expect(page.get_by_role("link", name=re.compile("^Edit "))).to_have_count(0)
+    expect(page.get_by_role("button", name="Save")).to_have_count(0)
+    expect(page.locator('[data-intention="orders->products"]')).to_be_visible()
+    status = page.evaluate("""async () => (await fetch('/api/intentions/orders/products',
+        {method: 'PUT', headers: {'Content-Type': 'application/json'}, body: '{"action": "deny"}'})).status""")
+    assert status == 403
+
+
+def test_mesh_page_shows_services_sidecars_and_refreshes(page, frontends):
+    page.goto(f"{frontends['admin']}/mesh")
+    orders = page.locator('[data-service="orders"]')
+    expect(orders).to_contain_text("orders-sidecar-proxy")
+    expect(orders).to_contain_text("users on 127.0.0.1:8102")
+    expect(orders).to_contain_text("passing")
+    expect(page.locator("#refreshed")).to_contain_text("Updated", timeout=10000)
+    shot(page, "mesh")
+
+
+def test_pages_work_on_a_narrow_screen_and_by_keyboard(browser, frontends):
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    page.goto(f"{frontends['admin']}/")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, f"the page scrolls sideways on a phone ({width}px)"
+    shot(page, "home-narrow")
+    page.goto(f"{frontends['admin']}/")
+    shot(page, "home-narrow")
+    context.close()
+
+
+def test_the_main_frontend_serves_the_pages(page, mesh):
+    page.goto("http://127.0.0.1:5001/")
+    expect(page.get_by_role("heading", name="Shop", level=1)).to_be_visible()
+    shot(page, "home")
