@@ -248,6 +248,40 @@ def wait_passing(timeout: float) -> None:
     raise Failure("timed out waiting for Consul to report every check passing:\n" + "\n".join(lines))
 
 
+def wait_upstreams_ready(timeout: float) -> None:
+    """Until every sidecar's Envoy holds a healthy endpoint for each of its upstreams.
+
+    Consul reports a check passing before it has pushed the new endpoints to every Envoy; a call in
+    that gap gets "no healthy upstream". Waiting here makes the mesh usable the moment `up` returns.
+    """
+    def missing() -> list[str]:
+        gaps = []
+        for service, (_, _, admin) in SERVICES.items():
+            upstreams = [u["DestinationName"] for u in
+                         ((consul_api.service(sidecar_id(service)) or {}).get("Proxy", {}).get("Upstreams") or [])]
+            if not upstreams:
+                continue
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{admin}/stats?filter=membership_healthy",
+                                            timeout=2) as r:
+                    stats = r.read().decode()
+            except OSError:
+                gaps.append(f"{service} sidecar (admin port {admin} does not answer)")
+                continue
+            for upstream in upstreams:
+                healthy = [line for line in stats.splitlines()
+                           if line.startswith(f"cluster.{upstream}.") and not line.endswith(": 0")]
+                if not healthy:
+                    gaps.append(f"{service} -> {upstream}")
+        return gaps
+
+    deadline = time.monotonic() + timeout
+    while (gaps := missing()) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    if gaps:
+        raise Failure("timed out waiting for the sidecars to learn a healthy endpoint for: " + ", ".join(gaps))
+
+
 # --- commands -------------------------------------------------------------------------------------
 
 def up(args) -> int:
@@ -263,6 +297,8 @@ def up(args) -> int:
             start_sidecar(service)
         say("waiting for Consul to report every service and sidecar passing")
         wait_passing(STARTUP_TIMEOUT)
+        say("waiting for every sidecar to have a healthy endpoint for each upstream")
+        wait_upstreams_ready(STARTUP_TIMEOUT)
     except Failure as failure:
         print(f"\nmake up FAILED: {failure}", file=sys.stderr, flush=True)
         return 1
