@@ -207,3 +207,17 @@ def test_data_survives_restarting_the_service_and_its_database(api):
     assert api.stock(product) == 2
     orders = api.get(f"/api/orders?user_id={user['id']}").json()
     assert orders["total"] == 1 and orders["items"][0]["items"][0]["product_id"] == product["id"]
+
+
+def test_frontend_pages_and_try_it_in_containers(api, frontend):
+    assert "users-sidecar-proxy" in api.get("/mesh").text
+    assert api.get("/intentions").status_code == 200
+    import requests
+    tried = requests.post(f"{frontend}/api/intentions/try", timeout=20, json={
+        "source": "users", "destination": "orders", "method": "GET", "path": "/api/orders"}).json()
+    assert tried["allowed"] is False and tried["status"] == 403, tried
+    tried = requests.post(f"{frontend}/api/intentions/try", timeout=20, json={
+        "source": "frontend", "destination": "orders", "method": "GET", "path": "/api/orders"}).json()
+    assert tried["allowed"] is True and tried["status"] == 200, tried
+    # no ADMIN_TOKEN in the environment: read-only
+    assert requests.put(f"{frontend}/api/intentions/users/orders", json={"action": "allow"}, timeout=10).status_code == 403
