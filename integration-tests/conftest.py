@@ -10,13 +10,14 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import consul
 import pytest
 import requests
+
+import polling
 
 REPO = Path(__file__).resolve().parents[1]
 LOGS = REPO / "volumes" / "logs"
@@ -42,20 +43,8 @@ def log_tail(component: str, lines: int = 25) -> str:
 
 
 def eventually(what: str, probe, timeout: float = 20, interval: float = 0.25, logs: tuple = ()):
-    """Poll ``probe`` until it returns a truthy value; fail naming ``what``, the last value and logs."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = probe()
-        except Exception as exc:  # noqa: BLE001  (a failing probe is just "not yet")
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    tails = "\n".join(log_tail(c) for c in logs)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}; last saw: {last!r}\n{tails}")
+    """Poll ``probe`` until truthy; on time-out show the last lines of the ``logs`` components."""
+    return polling.eventually(what, probe, timeout, interval, lambda: "\n".join(log_tail(c) for c in logs))
 
 
 @pytest.fixture(scope="session")

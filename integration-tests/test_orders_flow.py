@@ -110,10 +110,11 @@ def test_denying_orders_to_products_breaks_ordering_until_restored(consul_client
         assert propagated < 10, f"the deny took {propagated:.1f}s to reach Envoy"
 
         before = stock(http, product["id"])
-        started = time.monotonic()
-        response = place(http, FRONTEND, user["id"], items)
-        took = time.monotonic() - started
-        assert response.status_code == 503, response.text
+        # a pooled connection the drain just closed can still fail one call as "unavailable"
+        response, took = eventually("orders to report the mesh's denial", lambda: (
+            (started := time.monotonic(), r := place(http, FRONTEND, user["id"], items))
+            and r.status_code == 503 and r.json()["error"]["code"] == "upstream_denied"
+            and (r, time.monotonic() - started)), timeout=15)
         error = response.json()["error"]
         assert error["code"] == "upstream_denied", error
         assert "products" in error["message"] and "intention" in error["message"]
