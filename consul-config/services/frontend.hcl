@@ -9,7 +9,9 @@ service {
     name     = "GET /healthcheck"
     http     = "http://127.0.0.1:5001/healthcheck"
     interval = "2s"
-    timeout  = "1s"
+    timeout  = "2s"
+    # one slow answer on a busy host is not an outage: critical after two failures in a row
+    failures_before_critical = 2
   }
 
   connect {
@@ -17,7 +19,7 @@ service {
       port = 21001
       # Consul's default sidecar checks, but every 2s instead of 10s: a new sidecar passes sooner
       checks = [
-        { name = "Connect Sidecar Listening", tcp = "127.0.0.1:21001", interval = "2s" },
+        { name = "Connect Sidecar Listening", tcp = "127.0.0.1:21001", interval = "2s", failures_before_critical = 2 },
         { name = "Connect Sidecar Aliasing frontend", alias_service = "frontend" },
       ]
       proxy {

@@ -34,13 +34,41 @@ def stack():
                             env_file=str(env_file) if env_file.exists() else None, quiet_build=True)
     try:
         compose.start()
-    except Exception:
-        print("\n".join(logs(s) for s in ("consul", "users", "users-sidecar", "mesh-config")))
+        _wait_until_serving()
+    except BaseException:
+        print("\n".join(logs(s) for s in ("consul", "users", "users-sidecar", "mesh-config", "frontend-sidecar")))
         compose.stop()
         raise
     yield compose
     compose.stop()  # down: removes the containers and networks; the data folder goes below
     shutil.rmtree(data, ignore_errors=True)
+
+
+def _wait_until_serving(timeout: float = 60) -> None:
+    """Healthy containers are not yet a mesh: wait until each sidecar knows its upstreams' endpoints."""
+    import time
+
+    import requests
+    deadline = time.monotonic() + timeout
+    paths = ("/api/users", "/api/products", "/api/orders")
+    while time.monotonic() < deadline:
+        try:
+            if all(requests.get(f"http://127.0.0.1:{FRONTEND_PORT}{p}", timeout=5).ok for p in paths):
+                break
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"the frontend did not serve {paths} within {timeout}s")
+    for service in ("orders",):  # orders' own upstreams, users and products
+        code = ("import sys, urllib.request; s = urllib.request.urlopen('http://127.0.0.1:19000/stats"
+                "?filter=membership_healthy', timeout=5).read().decode(); "
+                "sys.exit(0 if all(any(l.startswith(f'cluster.{u}.') and not l.endswith(': 0') "
+                "for l in s.splitlines()) for u in ('users', 'products')) else 1)")
+        while docker("exec", f"{PROJECT}-{service}-sidecar-1", "python3", "-c", code).returncode != 0:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{service}'s sidecar has no healthy endpoint for its upstreams")
+            time.sleep(0.5)
 
 
 @pytest.fixture(scope="session")

@@ -161,7 +161,7 @@ def test_stopped_products_is_503_then_heals(consul_client, api):
         response = api.order(user, product)
         assert time.monotonic() - started < 5
         assert response.status_code == 503, response.text
-        assert response.json()["error"]["fields"]["upstream"] == "products"
+        assert response.json()["error"]["fields"]["upstream"] == "products", response.text
     finally:
         # the original command heals whatever is not running, as `make up` does locally
         result = compose("up", "-d", "--wait", "--wait-timeout", "120")
