@@ -61,24 +61,28 @@ def create_order():
     key = _idempotency_key()
     fingerprint = hashlib.sha256(json.dumps([user_id, items]).encode()).hexdigest()
 
+    order_id = None
+    reservation_id = uuid.uuid4().hex
     if key:
-        replay = _claim(key, fingerprint, user_id)
+        replay = _claim(key, fingerprint, user_id, reservation_id)
         if replay is not None:
             return replay
-        order = db.session.scalar(select(Order).where(Order.idempotency_key == key))
-    else:
-        order = Order(user_id=user_id, status="pending", reservation_id=uuid.uuid4().hex)
+        order_id = db.session.scalar(select(Order.id).where(Order.idempotency_key == key))
+    # hold no transaction (SQLite: no write lock) while users and products are called
+    db.session.rollback()
 
     reserved = False
     try:
         _check_user(user_id)
         try:
-            reservation = _reserve(order.reservation_id, items)
+            reservation = _reserve(reservation_id, items)
         except APIError as err:
             # a timeout or a broken connection leaves it unknown whether products reserved
             reserved = err.code not in DEFINITE_REFUSALS
             raise
         reserved = True
+        order = (db.session.get(Order, order_id) if order_id is not None
+                 else Order(user_id=user_id, status="pending", reservation_id=reservation_id))
         for item in reservation["items"]:
             order.items.append(OrderItem(
                 product_id=item["product_id"], quantity=item["quantity"],
@@ -90,7 +94,7 @@ def create_order():
     except Exception:
         db.session.rollback()
         if reserved:
-            _release(order.reservation_id)
+            _release(reservation_id)
         if key:
             _unclaim(key)
         raise
@@ -107,9 +111,9 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def _claim(key: str, fingerprint: str, user_id: int):
+def _claim(key: str, fingerprint: str, user_id: int, reservation_id: str):
     """Record that ``key``'s first request is in flight, or answer for the request that already did."""
-    db.session.add(Order(user_id=user_id, status="pending", reservation_id=uuid.uuid4().hex,
+    db.session.add(Order(user_id=user_id, status="pending", reservation_id=reservation_id,
                          idempotency_key=key, request_hash=fingerprint))
     try:
         db.session.commit()
@@ -118,7 +122,7 @@ def _claim(key: str, fingerprint: str, user_id: int):
         db.session.rollback()
     first = db.session.scalar(select(Order).where(Order.idempotency_key == key))
     if first is None:  # the first request failed and let go of the key meanwhile
-        return _claim(key, fingerprint, user_id)
+        return _claim(key, fingerprint, user_id, reservation_id)
     if first.request_hash != fingerprint:
         raise APIError(422, "idempotency_key_reused",
                        "this Idempotency-Key was used for a different order",
