@@ -215,3 +215,11 @@ def test_frontend_pages_and_try_it_in_containers(api, frontend):
     assert tried["allowed"] is True and tried["status"] == 200, tried
     # no ADMIN_TOKEN in the environment: read-only
     assert requests.put(f"{frontend}/api/intentions/users/orders", json={"action": "allow"}, timeout=10).status_code == 403
+
+
+@pytest.mark.parametrize("service", ["users", "products", "orders", "frontend", "users-sidecar", "consul"])
+def test_processes_do_not_run_as_root(stack, service):
+    top = docker("top", container(service), "-o", "pid,uid,args")
+    assert top.returncode == 0, top.stderr
+    rows = [line.split(None, 2) for line in top.stdout.splitlines()[1:] if line.strip()]
+    assert rows and all(uid != "0" for _, uid, _ in rows), top.stdout
