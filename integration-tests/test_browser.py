@@ -229,6 +229,27 @@ def test_pages_work_on_a_narrow_screen_and_by_keyboard(browser, frontends):
     context.close()
 
 
+def test_a_stopped_service_only_blanks_its_own_section(page, frontends, consul_client):
+    from conftest import meshctl
+    from meshctl.cli import proc
+
+    assert proc("products").stop(), "products was not running"
+    try:
+        page.goto(f"{frontends['admin']}/")
+        expect(page.get_by_role("alert")).to_contain_text("The products service is unavailable")
+        expect(page.locator("section[aria-labelledby=users-h] li").first).to_be_visible()
+        expect(page.locator("section[aria-labelledby=orders-h] li").first).to_be_visible()
+        page.goto(f"{frontends['admin']}/orders/new")
+        expect(page.get_by_role("alert")).to_contain_text("The products service is unavailable")
+        expect(page.get_by_label("User")).to_be_enabled()
+        shot(page, "degraded")
+    finally:
+        result = meshctl("up")
+        assert result.returncode == 0, result.stdout + result.stderr
+    page.goto(f"{frontends['admin']}/")
+    expect(page.get_by_role("alert")).to_have_count(0)
+
+
 def test_the_main_frontend_serves_the_pages(page, mesh):
     page.goto("http://127.0.0.1:5001/")
     expect(page.get_by_role("heading", name="Shop", level=1)).to_be_visible()

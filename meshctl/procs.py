@@ -68,9 +68,6 @@ class Proc:
         self.pid_file.write_text(f"{proc.pid} {started}\n")
         return proc.pid
 
-    def exited_early(self) -> bool:
-        return not self.running()
-
     def stop(self, grace: float = 10.0) -> bool:
         """SIGTERM the process group, SIGKILL what is left after ``grace`` seconds; True if one ran."""
         pid = self.pid()

@@ -59,8 +59,9 @@ class Upstream:
         if not is_json:
             # the service always answers JSON; anything else is Envoy speaking (no healthy upstream,
             # connection refused behind it, ...) or something that is not our service at all
-            detail = response.text[:200]
-            raise self._unavailable(f"{self.name} is unavailable (HTTP {response.status_code})", detail)
+            detail = response.text[:200].strip()
+            said = f": {detail[:80]}" if detail else ""
+            raise self._unavailable(f"{self.name} is unavailable (HTTP {response.status_code}{said})", detail)
         return response
 
     def _unavailable(self, message: str, detail: str = "") -> APIError:
