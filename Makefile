@@ -11,7 +11,7 @@ CONSUL := .cache/consul/consul
 # that runs (plain path entries: `frontend/` the folder then never shadows `frontend` the package)
 LOCAL_PACKAGES := apps/common apps/users apps/products apps/orders frontend
 
-.PHONY: help up down status test unit integration integration-containers venv consul images docker-engine clean-data
+.PHONY: help up down status test unit integration integration-containers screenshots venv consul images docker-engine clean-data
 
 help:
 	@echo "make up       start Consul, every service and its Envoy sidecar (builds what is missing)"
@@ -71,6 +71,10 @@ integration-containers: venv consul
 	  echo "!! container tests SKIPPED: no Docker engine answers (make docker-engine)    !!"; \
 	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
 	fi
+
+# refresh docs/screenshots (shown in the README) from the browser tests
+screenshots: venv consul
+	@UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests/test_browser.py
 
 test: unit integration integration-containers
 

@@ -17,7 +17,8 @@ from playwright.sync_api import expect, sync_playwright
 from conftest import REPO, eventually
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# every run keeps its screenshots under volumes/; `make screenshots` refreshes the README's ones
+SCREENSHOTS = REPO / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "volumes") / "screenshots"
 TOKEN = uuid.uuid4().hex
 # the frontend sidecar's upstream listeners (consul-config/services/frontend.hcl)
 UPSTREAMS = {"USERS_URL": "http://127.0.0.1:8012", "PRODUCTS_URL": "http://127.0.0.1:8013",
