@@ -6,6 +6,7 @@ ports and upstreams: the runner asks the Consul agent for them, never repeats th
 
 import argparse
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -317,15 +318,24 @@ def down(_args) -> int:
             say(f"{service}: stopped")
     if proc("consul").stop():
         say("consul: stopped")
-    ports = list(CONSUL_PORTS) + [5001, 5002, 5003, 5004] + [s[2] for s in SERVICES.values()]
-    ports += [21001, 21002, 21003, 21004, 8012, 8013, 8014, 8102, 8103]
-    busy = [p for p in ports if port_open(p)]
+    busy = [p for p in sorted(mesh_ports()) if port_open(p)]
     if busy:
         print(f"still listening on 127.0.0.1 ports {busy}: not started by `make up` "
               f"(no pid file), see `ss -ltnp`", file=sys.stderr)
         return 1
     say("everything stopped; nothing of the mesh is listening")
     return 0
+
+
+def mesh_ports() -> set[int]:
+    """Every port the mesh listens on: Consul's, the runner's Envoy admin ports, and each port the
+    service definitions declare (apps, sidecars, upstream listeners), read from the files since
+    Consul may already be gone."""
+    ports = set(CONSUL_PORTS) | {admin for _, _, admin in SERVICES.values()}
+    for definition in (CONSUL_CONFIG / "services").glob("*.hcl"):
+        text = definition.read_text()
+        ports |= {int(p) for p in re.findall(r"\b(?:port|local_bind_port)\s*=\s*(\d+)", text)}
+    return ports
 
 
 def status(_args) -> int:
