@@ -154,13 +154,20 @@ def _services() -> list[str]:
 
 @bp.get("/intentions")
 def intentions_page():
+    return render_intentions(edit=request.args.get("edit"), notice=request.args.get("notice"))
+
+
+def render_intentions(problem: str | None = None, status: int = 200, **context):
+    """The intentions page; ``problem`` (a refused change) is shown above the list."""
     try:
-        rows, services, problem = model.list_intentions(consul_client()), _services(), None
+        rows, services = model.list_intentions(consul_client()), _services()
     except (consul.ConsulException, OSError) as exc:
-        rows, services, problem = [], [], _consul_down(exc).message
+        rows, services, problem = [], [], problem or _consul_down(exc).message
+    context.setdefault("edit", None)
+    context.setdefault("notice", None)
     return render_template("intentions.html", intentions=rows, services=services, problem=problem,
                            operator=operator(), can_write=bool(current_app.config["ADMIN_TOKEN"]),
-                           edit=request.args.get("edit"), notice=request.args.get("notice"))
+                           **context), status
 
 
 @bp.get("/api/intentions")
@@ -233,13 +240,7 @@ def intention_form():
 
 
 def intentions_page_with(problem: str, status: int):
-    try:
-        rows, services = model.list_intentions(consul_client()), _services()
-    except (consul.ConsulException, OSError):
-        rows, services = [], []
-    return render_template("intentions.html", intentions=rows, services=services, problem=problem,
-                           operator=operator(), can_write=bool(current_app.config["ADMIN_TOKEN"]),
-                           edit=None, notice=None, form=request.form), status
+    return render_intentions(problem, status, form=request.form)
 
 
 # --- try it ---------------------------------------------------------------------------------------

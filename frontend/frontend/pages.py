@@ -115,10 +115,7 @@ def products():
     form, errors, problem, status = {}, {}, None, 200
     if request.method == "POST":
         form = {key: request.form.get(key, "") for key in ("name", "price", "stock")}
-        body = {"name": form["name"], "price": form["price"].strip()}
-        stock = form["stock"].strip()
-        # a form sends text; the API wants a number, and says so if this is not one
-        body["stock"] = int(stock) if re.fullmatch(r"-?\d{1,12}", stock) else (stock or None)
+        body = {"name": form["name"], "price": form["price"].strip(), "stock": _number(form["stock"])}
         answer = call("products", "POST", "/products", body)
         if answer.ok:
             return redirect(url_for("pages.product", product_id=answer.data["id"], created=1), code=303)
