@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from conftest import REPO, eventually
+from entries import put_entry
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # every run keeps its screenshots under volumes/; `make screenshots` refreshes the README's ones
@@ -185,8 +186,7 @@ def test_denying_an_intention_on_the_page_breaks_the_order_form_until_restored(p
         restored = consul_client.config.get("service-intentions", "products")
         if [s for s in restored["Sources"] if s["Name"] == "orders"] != \
                 [s for s in original["Sources"] if s["Name"] == "orders"]:
-            body = {k: v for k, v in original.items() if k not in ("Kind", "Name", "CreateIndex", "ModifyIndex")}
-            consul_client.config.set("service-intentions", "products", body)
+            put_entry(consul_client, original)
 
     def placed():
         page.goto(f"{base}/orders/new")

@@ -1,6 +1,5 @@
 """The order flow end to end through the mesh: frontend -> orders -> users, products."""
 
-import copy
 import threading
 import time
 from decimal import Decimal
@@ -8,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from conftest import FRONTEND, ORDERS, envoy_stats, eventually, log_tail
+from entries import put_entry, with_source_denied
 
 
 def place(http, base, user_id, items, **headers):
@@ -77,10 +77,6 @@ def test_fifty_concurrent_orders_for_ten_in_stock(http, make_user, make_product)
     assert orders["total"] == 10
 
 
-def _writable(entry: dict) -> dict:
-    return {k: v for k, v in entry.items() if k not in ("Kind", "Name", "CreateIndex", "ModifyIndex")}
-
-
 def test_denying_orders_to_products_breaks_ordering_until_restored(consul_client, http, mesh_tls,
                                                                    make_user, make_product):
     from test_mesh import _call_as
@@ -88,14 +84,9 @@ def test_denying_orders_to_products_breaks_ordering_until_restored(consul_client
     user, product = make_user(), make_product(stock=5)
     items = [{"product_id": product["id"], "quantity": 1}]
     original = consul_client.config.get("service-intentions", "products")
-    denied = copy.deepcopy(original)
-    for source in denied["Sources"]:
-        if source["Name"] == "orders":
-            source.pop("Permissions", None)
-            source["Action"] = "deny"
     updates = envoy_stats("products")["listener_manager.lds.update_success"]
     written = time.monotonic()
-    assert consul_client.config.set("service-intentions", "products", _writable(denied))
+    assert put_entry(consul_client, with_source_denied(original, "orders"))
     try:
         # the deny reaches products' Envoy as a listener update; connections opened before it keep
         # the old rules until drained (2s, set by meshctl), so wait for the update and the drain
@@ -122,7 +113,7 @@ def test_denying_orders_to_products_breaks_ordering_until_restored(consul_client
         assert stock(http, product["id"]) == before
         assert _call_as(mesh_tls, "orders", "products", "GET", "/products")[0] == 403
     finally:
-        assert consul_client.config.set("service-intentions", "products", _writable(original))
+        assert put_entry(consul_client, original)
 
     healed = eventually("ordering to work again after restoring the intention",
                         lambda: (r := place(http, FRONTEND, user["id"], items)).status_code == 201 and r,

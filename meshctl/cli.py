@@ -255,12 +255,14 @@ def wait_upstreams_ready(timeout: float) -> None:
     Consul reports a check passing before it has pushed the new endpoints to every Envoy; a call in
     that gap gets "no healthy upstream". Waiting here makes the mesh usable the moment `up` returns.
     """
+    upstreams = {service: [u["DestinationName"] for u in
+                           (consul_api.service(sidecar_id(service)) or {}).get("Proxy", {}).get("Upstreams") or []]
+                 for service in SERVICES}
+
     def missing() -> list[str]:
         gaps = []
         for service, (_, _, admin) in SERVICES.items():
-            upstreams = [u["DestinationName"] for u in
-                         ((consul_api.service(sidecar_id(service)) or {}).get("Proxy", {}).get("Upstreams") or [])]
-            if not upstreams:
+            if not upstreams[service]:
                 continue
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{admin}/stats?filter=membership_healthy",
@@ -269,7 +271,7 @@ def wait_upstreams_ready(timeout: float) -> None:
             except OSError:
                 gaps.append(f"{service} sidecar (admin port {admin} does not answer)")
                 continue
-            for upstream in upstreams:
+            for upstream in upstreams[service]:
                 healthy = [line for line in stats.splitlines()
                            if line.startswith(f"cluster.{upstream}.") and not line.endswith(": 0")]
                 if not healthy:

@@ -1,7 +1,6 @@
 """The same behaviours as the local suite, in containers, plus what only containers can show: an app
 is reachable only through its sidecar, each database only by its own service."""
 
-import copy
 import json
 import time
 import uuid
@@ -10,6 +9,7 @@ import pytest
 import requests
 
 import polling
+from entries import put_entry, with_source_denied
 from compose_stack import PROJECT, compose, container, docker, logs
 
 SERVICES = ("users", "products", "orders", "frontend")
@@ -91,14 +91,8 @@ def test_order_flow(api):
 def test_intention_deny_and_restore(consul_client, stack, api):
     user, product = api.user(), api.product(stock=10)
     original = consul_client.config.get("service-intentions", "products")
-    denied = copy.deepcopy(original)
-    for source in denied["Sources"]:
-        if source["Name"] == "orders":
-            source.pop("Permissions", None)
-            source["Action"] = "deny"
-    writable = lambda e: {k: v for k, v in e.items() if k not in ("Kind", "Name", "CreateIndex", "ModifyIndex")}  # noqa: E731
     updates = envoy_stats(stack, "products")["listener_manager.lds.update_success"]
-    assert consul_client.config.set("service-intentions", "products", writable(denied))
+    assert put_entry(consul_client, with_source_denied(original, "orders"))
     try:
         eventually("products' Envoy to apply the deny and drain", lambda: (
             (s := envoy_stats(stack, "products"))["listener_manager.lds.update_success"] > updates
@@ -110,7 +104,7 @@ def test_intention_deny_and_restore(consul_client, stack, api):
             and [r]), timeout=15)
         assert api.stock(product) == before
     finally:
-        assert consul_client.config.set("service-intentions", "products", writable(original))
+        assert put_entry(consul_client, original)
     eventually("ordering to work again", lambda: api.order(user, product).status_code == 201, timeout=20)
 
 
