@@ -1,15 +1,12 @@
-# Single-node Consul server for local mode; `make up` passes -data-dir under volumes/.
+# Single-node Consul server, for both modes; where it listens is in agent-local.hcl (make up)
+# or agent-docker.hcl (services.yml).
 server           = true
 bootstrap_expect = 1
-node_name        = "shop"
 datacenter       = "dc1"
-
-bind_addr   = "127.0.0.1"
-client_addr = "127.0.0.1"
 
 ports {
   http = 8500
-  grpc = 8502 # plaintext xDS for the local Envoy sidecars
+  grpc = 8502 # plaintext xDS for the Envoy sidecars
 }
 
 connect {

@@ -107,7 +107,7 @@ def start_consul() -> bool:
     data_dir.mkdir(parents=True, exist_ok=True)
     say("consul: starting (server, UI and HTTP API on 127.0.0.1:8500, gRPC/xDS on 8502)")
     consul.start([str(CONSUL_BIN), "agent", "-config-file", str(CONSUL_CONFIG / "agent.hcl"),
-                  "-config-dir", str(CONSUL_CONFIG / "services"), "-data-dir", str(data_dir)],
+                  "-config-file", str(CONSUL_CONFIG / "agent-local.hcl"), "-config-dir", str(CONSUL_CONFIG / "services"), "-data-dir", str(data_dir)],
                  base_env(), REPO)
     wait_for("Consul to elect itself leader", consul_api.leader, STARTUP_TIMEOUT, consul)
     wait_for("Consul to register every service definition",
