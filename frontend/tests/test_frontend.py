@@ -1,4 +1,7 @@
+import pytest
+
 from frontend import create_app
+from shopcommon import db
 
 
 def test_forwards_and_passes_status_and_body_through(client):
@@ -60,3 +63,23 @@ def test_unreachable_service_is_a_json_503(services, closed_port_url):
     response = app.test_client().get("/api/users")
     assert response.status_code == 503
     assert response.get_json()["error"]["fields"]["upstream"] == "users"
+
+
+def test_frontend_has_no_database(monkeypatch, closed_port_url):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("VOLUMES_DIR", raising=False)
+    app = create_app({"TESTING": True, **{f"{name}_URL": closed_port_url for name in ("USERS", "PRODUCTS", "ORDERS")}})
+
+    @app.get("/api/crash")
+    def crash():
+        raise RuntimeError("boom")
+
+    assert "sqlalchemy" not in app.extensions
+    monkeypatch.setattr(db.session, "rollback", lambda: pytest.fail("rolled back a session the frontend lacks"))
+    client = app.test_client()
+    assert client.get("/healthcheck").get_json() == {"status": "ok", "service": "frontend"}
+    # each error handler answers without touching a session
+    assert client.get("/api/users").status_code == 503
+    too_large = client.post("/api/users", data=b"x" * 70_000, content_type="application/json")
+    assert too_large.get_json()["error"]["code"] == "payload_too_large"
+    assert client.get("/api/crash").get_json()["error"]["code"] == "internal_error"

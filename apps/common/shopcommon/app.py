@@ -26,35 +26,37 @@ def init_service(app: Flask, service: str, test_config: dict | None = None, mode
     """Configure ``app`` as shop service ``service``: defaults, then environment, then test overrides.
 
     ``models`` are the service's own tables, created at start; a service without any (the frontend)
-    still gets logging, errors and ``/healthcheck``.
+    gets logging, errors and ``/healthcheck`` but no database at all.
     """
-    database = bool(models)
-    url = config.database_url(service) if database else "sqlite://"
     app.config.from_mapping(
         SERVICE_NAME=service,
-        HAS_DATABASE=database,
-        SQLALCHEMY_DATABASE_URI=url,
-        SQLALCHEMY_ENGINE_OPTIONS=engine_options(url),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         JSON_SORT_KEYS=False,
         LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
     )
     if test_config:
         app.config.update(test_config)
-        if "SQLALCHEMY_DATABASE_URI" in test_config and "SQLALCHEMY_ENGINE_OPTIONS" not in test_config:
-            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(test_config["SQLALCHEMY_DATABASE_URI"])
     app.json.sort_keys = False
     app.url_map.converters["id"] = IdConverter
-    app.extensions["shop.tables"] = [model.__table__ for model in models]
 
     init_logging(app, service)
     register_error_handlers(app)
-    db.init_app(app)
     app.register_blueprint(health_bp)
-    if database:
-        with app.app_context():
-            tune_sqlite(app)
-            create_schema(app)
+    if models:
+        init_database(app, service, models)
+
+
+def init_database(app: Flask, service: str, models: tuple) -> None:
+    """Bind ``db`` to the service's own database and create its missing tables."""
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        # a test's URL wins, so only a real start needs DATABASE_URL or VOLUMES_DIR
+        app.config["SQLALCHEMY_DATABASE_URI"] = config.database_url(service)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+    app.extensions["shop.tables"] = [model.__table__ for model in models]
+    db.init_app(app)
+    with app.app_context():
+        tune_sqlite(app)
+        create_schema(app)
 
 
 def create_schema(app: Flask) -> None:

@@ -13,6 +13,11 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
+def has_database(app: Flask) -> bool:
+    """Whether ``app`` is bound to ``db``; a service without models (the frontend) is not."""
+    return "sqlalchemy" in app.extensions
+
+
 def engine_options(url: str) -> dict:
     """Engine options for ``url``: a busy timeout for SQLite, liveness checks for servers."""
     if url.startswith("sqlite"):

@@ -5,7 +5,7 @@ import logging
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from shopcommon.db import db
+from shopcommon.db import db, has_database
 
 log = logging.getLogger("shop")
 
@@ -64,14 +64,18 @@ def _drain_body() -> None:
 def register_error_handlers(app: Flask) -> None:
     """Turn APIError, every HTTPException and any crash into the envelope."""
 
+    def rollback() -> None:
+        if has_database(app):
+            db.session.rollback()
+
     @app.errorhandler(APIError)
     def handle_api_error(err: APIError):
-        db.session.rollback()
+        rollback()
         return error_response(err.status, err.code, err.message, err.fields)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(err: HTTPException):
-        db.session.rollback()
+        rollback()
         status = err.code or 500
         message = err.description or err.name
         if status == 413:
@@ -86,6 +90,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_crash(err: Exception):
         # the session may hold half a write; never let it leak into the next request
-        db.session.rollback()
+        rollback()
         log.exception("unhandled error")
         return error_response(500, "internal_error", "the service failed to handle this request")
