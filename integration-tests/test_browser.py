@@ -29,7 +29,7 @@ UPSTREAMS = {"USERS_URL": "http://127.0.0.1:8012", "PRODUCTS_URL": "http://127.0
 @pytest.fixture(scope="module")
 def frontends(mesh):
     from frontend import create_app
-    from shopcommon.testing import serve
+    from shoptesting import serve
 
     admin = create_app({"TESTING": True, **UPSTREAMS, "ADMIN_TOKEN": TOKEN})
     reader = create_app({"TESTING": True, **UPSTREAMS, "ADMIN_TOKEN": None})

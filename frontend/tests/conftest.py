@@ -8,7 +8,7 @@ import orders
 import products
 import users
 from frontend import create_app
-from shopcommon.testing import BACKENDS, dispose, make_app, serve
+from shoptesting import BACKENDS, dispose, make_app, serve
 
 
 @pytest.fixture(params=BACKENDS[:1])  # the frontend has no database; one back end behind it is enough

@@ -9,7 +9,7 @@ import users
 from orders import create_app
 from orders.models import Order
 from shopcommon import db
-from shopcommon.testing import BACKENDS, dispose, make_app, serve
+from shoptesting import BACKENDS, dispose, make_app, serve
 
 
 @pytest.fixture(params=BACKENDS)

@@ -4,7 +4,7 @@ import pytest
 
 from orders import create_app
 from shopcommon.config import MissingSetting
-from shopcommon.testing import serve
+from shoptesting import serve
 
 
 def order(client, user_id, items, **headers):

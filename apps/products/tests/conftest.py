@@ -4,7 +4,7 @@ from sqlalchemy import select
 from products import create_app
 from products.models import Product, Reservation
 from shopcommon import db
-from shopcommon.testing import BACKENDS, dispose, make_app
+from shoptesting import BACKENDS, dispose, make_app
 
 
 @pytest.fixture(params=BACKENDS)

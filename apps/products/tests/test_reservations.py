@@ -117,7 +117,7 @@ def test_concurrent_reservations_never_oversell(app, store, make_product):
     """40 threads race for 10 units through a real threaded server: exactly 10 win."""
     import requests
 
-    from shopcommon.testing import serve
+    from shoptesting import serve
 
     p = make_product(stock=10)
     results = []

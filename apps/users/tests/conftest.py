@@ -1,6 +1,6 @@
 import pytest
 
-from shopcommon.testing import BACKENDS, dispose, make_app
+from shoptesting import BACKENDS, dispose, make_app
 from users import create_app
 from users.models import User
 

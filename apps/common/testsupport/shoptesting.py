@@ -1,4 +1,8 @@
-"""Test helpers every service's suite shares: database back ends and a real HTTP server."""
+"""Test helpers every service's suite shares: database back ends and a real HTTP server.
+
+Kept out of the shipped ``shopcommon`` package: ``pytest.ini`` puts this folder on the path and loads
+the module as a plugin (``-p shoptesting``) for its summary hook.
+"""
 
 import os
 import threading
