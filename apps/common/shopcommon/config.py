@@ -3,9 +3,6 @@
 import os
 from pathlib import Path
 
-# apps/common/shopcommon/config.py -> repository root
-REPO_ROOT = Path(__file__).resolve().parents[3]
-
 
 class MissingSetting(RuntimeError):
     """A required environment variable is not set."""
@@ -20,11 +17,15 @@ def required(name: str) -> str:
 
 
 def database_url(service: str) -> str:
-    """The service's SQLAlchemy URL: ``DATABASE_URL`` or a SQLite file under ``volumes/``."""
+    """The service's SQLAlchemy URL: ``DATABASE_URL``, else a SQLite file under ``VOLUMES_DIR``."""
     url = os.environ.get("DATABASE_URL", "").strip()
     if url:
         return url
-    folder = Path(os.environ.get("VOLUMES_DIR", REPO_ROOT / "volumes")) / service
+    volumes = os.environ.get("VOLUMES_DIR", "").strip()
+    if not volumes:
+        raise MissingSetting(f"{service} has no database: set DATABASE_URL, or VOLUMES_DIR to keep "
+                             "its SQLite file under that folder")
+    folder = Path(volumes) / service
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / (service + '.db')}"
 
