@@ -8,15 +8,18 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CONSUL := .cache/consul/consul
 # our own packages' folders, put on the venv's path by a .pth file so the code you edit is the code
-# that runs (plain path entries: `frontend/` the folder then never shadows `frontend` the package)
-LOCAL_PACKAGES := apps/common apps/users apps/products apps/orders frontend
+# that runs (plain path entries: `frontend/` the folder then never shadows `frontend` the package;
+# `.` is for meshctl, which the frontend imports its intentions model from; a new apps/<name> is
+# picked up by the wildcard)
+LOCAL_PACKAGES := . $(dir $(wildcard apps/*/pyproject.toml)) frontend
 
-.PHONY: help up down status test unit integration integration-containers screenshots venv consul images docker-engine clean-data
+.PHONY: help up down status plan test unit integration integration-containers screenshots venv consul images docker-engine clean-data
 
 help:
 	@echo "make up       start Consul, every service and its Envoy sidecar (builds what is missing)"
 	@echo "make down     stop everything make up started"
 	@echo "make status   each service's and sidecar's health, from Consul"
+	@echo "make plan     what make up starts, derived from consul-config/services (ports, upstreams, commands)"
 	@echo "make test     unit tests (SQLite, and PostgreSQL when TEST_POSTGRES_URL answers) + the mesh suite"
 	@echo "make images   build local stand-ins for the base images (no registry needed) and write .env"
 	@echo "make docker-engine  install and start a Docker engine and Compose v2 if none answers (root)"
@@ -45,6 +48,9 @@ down:
 
 status:
 	@if [ -x $(PY) ]; then $(PY) -m meshctl status; else python3 -m meshctl status; fi
+
+plan:
+	@if [ -x $(PY) ]; then $(PY) -m meshctl plan; else python3 -m meshctl plan; fi
 
 unit: venv
 	@echo "==> unit tests"

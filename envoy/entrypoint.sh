@@ -1,11 +1,11 @@
 #!/bin/sh
-# Sidecar for $SERVICE: register the service (from /consul-config/services/$SERVICE.hcl, with this
+# Sidecar for $SERVICE: register the service (its definition from /consul-config/services, with this
 # container's address) and its sidecar with Consul, run Envoy, and deregister when stopped.
 set -eu
 : "${SERVICE:?set SERVICE to the service this sidecar serves (users, products, orders, frontend)}"
 
-definition=/tmp/$SERVICE.hcl
-python3 /usr/local/bin/register.py "$SERVICE" > "$definition"
+definition=/tmp/$SERVICE.json
+python3 -m meshctl.container registration > "$definition"
 
 until consul services register "$definition"; do
   echo "sidecar: waiting for Consul at $CONSUL_HTTP_ADDR to accept $SERVICE" >&2
@@ -16,9 +16,8 @@ deregister() {
   consul services deregister -id "$SERVICE" || true
 }
 
-consul connect envoy -sidecar-for "$SERVICE" -admin-bind "$ENVOY_ADMIN" -grpc-addr "$CONSUL_GRPC_ADDR" \
-  -ignore-envoy-compatibility -- --log-level "${ENVOY_LOG_LEVEL:-warn}" \
-  --drain-time-s 2 --drain-strategy immediate --disable-hot-restart &
+# the same `consul connect envoy` command line as make up's (meshctl/launch.py); it exec's Envoy
+python3 -m meshctl.container sidecar &
 envoy=$!
 
 stop() {

@@ -18,14 +18,15 @@ import pytest
 import requests
 
 import polling
+from meshctl import topology
 
 REPO = Path(__file__).resolve().parents[1]
 LOGS = REPO / "volumes" / "logs"
-FRONTEND = "http://127.0.0.1:5001"
-ORDERS = "http://127.0.0.1:5004"
-SERVICES = ("users", "products", "orders", "frontend")
-ENVOY_ADMIN = {"frontend": 19001, "users": 19002, "products": 19003, "orders": 19004}
-SIDECAR_PORT = {"frontend": 21001, "users": 21002, "products": 21003, "orders": 21004}
+# the mesh's shape, from the service definitions make up starts it from
+MESH = topology.load(REPO / "consul-config")
+SERVICES = tuple(MESH)
+FRONTEND = MESH["frontend"].url
+ORDERS = MESH["orders"].url
 
 
 def meshctl(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -126,7 +127,7 @@ def mesh_tls(consul_client):
 
 
 def envoy_stats(service: str) -> dict[str, int]:
-    text = requests.get(f"http://127.0.0.1:{ENVOY_ADMIN[service]}/stats", timeout=5).text
+    text = requests.get(f"http://127.0.0.1:{MESH[service].admin_port}/stats", timeout=5).text
     stats = {}
     for line in text.splitlines():
         name, _, value = line.partition(": ")

@@ -14,16 +14,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from conftest import REPO, eventually
+from conftest import FRONTEND, MESH, REPO, eventually
 from entries import put_entry
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # every run keeps its screenshots under volumes/; `make screenshots` refreshes the README's ones
 SCREENSHOTS = REPO / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "volumes") / "screenshots"
 TOKEN = uuid.uuid4().hex
-# the frontend sidecar's upstream listeners (consul-config/services/frontend.hcl)
-UPSTREAMS = {"USERS_URL": "http://127.0.0.1:8012", "PRODUCTS_URL": "http://127.0.0.1:8013",
-             "ORDERS_URL": "http://127.0.0.1:8014"}
+# the frontend sidecar's upstream listeners, as its service definition declares them
+UPSTREAMS = MESH["frontend"].upstream_env()
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +231,7 @@ def test_pages_work_on_a_narrow_screen_and_by_keyboard(browser, frontends):
 
 def test_a_stopped_service_only_blanks_its_own_section(page, frontends, consul_client):
     from conftest import meshctl
-    from meshctl.cli import proc
+    from meshctl.local import proc
 
     assert proc("products").stop(), "products was not running"
     try:
@@ -252,6 +251,6 @@ def test_a_stopped_service_only_blanks_its_own_section(page, frontends, consul_c
 
 
 def test_the_main_frontend_serves_the_pages(page, mesh):
-    page.goto("http://127.0.0.1:5001/")
+    page.goto(f"{FRONTEND}/")
     expect(page.get_by_role("heading", name="Shop", level=1)).to_be_visible()
     shot(page, "home")

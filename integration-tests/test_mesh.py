@@ -8,7 +8,7 @@ import ssl
 import pytest
 import requests
 
-from conftest import ENVOY_ADMIN, SERVICES, SIDECAR_PORT, dump, envoy_stats, eventually
+from conftest import MESH, SERVICES, dump, envoy_stats, eventually
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -24,7 +24,7 @@ def test_service_and_sidecar_registered_and_passing(consul_client, service):
     assert set(checks.values()) == {"passing"}, dump(checks)
     proxy = proxies[0]["Service"]
     assert proxy["Kind"] == "connect-proxy"
-    assert proxy["Port"] == SIDECAR_PORT[service]
+    assert proxy["Port"] == MESH[service].sidecar_port
     assert proxy["Proxy"]["DestinationServiceName"] == service
 
 
@@ -39,7 +39,7 @@ def test_upstreams_are_declared_in_consul(consul_client, mesh):
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_envoy_is_live_and_rejected_no_config(mesh, service):
-    ready = requests.get(f"http://127.0.0.1:{ENVOY_ADMIN[service]}/ready", timeout=5)
+    ready = requests.get(f"http://127.0.0.1:{MESH[service].admin_port}/ready", timeout=5)
     assert ready.status_code == 200 and ready.text.strip() == "LIVE"
     stats = envoy_stats(service)
     # Envoy counts each xDS update it accepted and each it rejected, per resource type
@@ -53,7 +53,7 @@ def test_envoy_is_live_and_rejected_no_config(mesh, service):
 @pytest.mark.parametrize("service", SERVICES)
 def test_sidecar_refuses_plaintext(mesh, service):
     """The public port speaks only mTLS: a plain HTTP request gets no HTTP answer."""
-    with socket.create_connection(("127.0.0.1", SIDECAR_PORT[service]), timeout=5) as sock:
+    with socket.create_connection(("127.0.0.1", MESH[service].sidecar_port), timeout=5) as sock:
         sock.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: x\r\n\r\n")
         try:
             answer = sock.recv(1024)
@@ -65,7 +65,7 @@ def test_sidecar_refuses_plaintext(mesh, service):
 @pytest.mark.parametrize("service", SERVICES)
 def test_sidecar_refuses_tls_without_client_certificate(mesh_tls, service):
     context = mesh_tls.context(as_service=None)
-    connection = http.client.HTTPSConnection("127.0.0.1", SIDECAR_PORT[service], context=context, timeout=5)
+    connection = http.client.HTTPSConnection("127.0.0.1", MESH[service].sidecar_port, context=context, timeout=5)
     with pytest.raises((ssl.SSLError, ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError)):
         connection.request("GET", "/healthcheck")
         connection.getresponse()
@@ -75,7 +75,7 @@ def test_sidecar_refuses_tls_without_client_certificate(mesh_tls, service):
 def _call_as(mesh_tls, source: str, destination: str, method: str, path: str) -> tuple[int, bytes]:
     """A request to ``destination``'s sidecar with ``source``'s own mesh certificate."""
     context = mesh_tls.context(as_service=source)
-    connection = http.client.HTTPSConnection("127.0.0.1", SIDECAR_PORT[destination], context=context, timeout=5)
+    connection = http.client.HTTPSConnection("127.0.0.1", MESH[destination].sidecar_port, context=context, timeout=5)
     try:
         connection.request(method, path)
         response = connection.getresponse()
@@ -135,7 +135,7 @@ def test_up_heals_a_killed_sidecar(consul_client, http):
     import signal
 
     from conftest import FRONTEND, meshctl
-    from meshctl.cli import proc
+    from meshctl.local import proc
 
     sidecar = proc("users-sidecar-proxy")
     os.kill(sidecar.pid(), signal.SIGKILL)

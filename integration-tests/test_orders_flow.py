@@ -124,7 +124,7 @@ def test_denying_orders_to_products_breaks_ordering_until_restored(consul_client
 
 def test_stopped_products_goes_critical_then_heals(consul_client, http, make_user, make_product):
     from conftest import meshctl
-    from meshctl.cli import proc
+    from meshctl.local import proc
 
     user, product = make_user(), make_product(stock=5)
     items = [{"product_id": product["id"], "quantity": 1}]

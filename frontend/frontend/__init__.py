@@ -33,10 +33,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         url = app.config.get(key) or config.required(key)
         app.extensions[f"upstream.{name}"] = Upstream(name, url.rstrip("/"), connect, read)
 
-    from frontend import api, mesh, pages
+    from frontend import api, intentions, mesh, operators, pages
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(mesh.bp)
+    app.register_blueprint(operators.bp)
+    app.register_blueprint(intentions.bp)
     _html_errors(app)
     return app
 

@@ -7,7 +7,7 @@ import pytest
 import orders
 import products
 import users
-from frontend import create_app
+from frontend import UPSTREAMS, create_app
 from shoptesting import BACKENDS, dispose, make_app, serve
 
 
@@ -39,3 +39,29 @@ def closed_port_url():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+
+@pytest.fixture
+def offline(closed_port_url):
+    """Settings for a frontend with nothing behind it: its upstreams and Consul are a closed port."""
+    return {"TESTING": True, "CONSUL_HTTP_ADDR": closed_port_url,
+            **{f"{name.upper()}_URL": closed_port_url for name in UPSTREAMS}}
+
+
+@pytest.fixture
+def offline_app(offline):
+    return create_app({**offline, "ADMIN_TOKEN": "s3cret"})
+
+
+@pytest.fixture
+def read_only_app(offline):
+    return create_app({**offline, "ADMIN_TOKEN": None})
+
+
+@pytest.fixture
+def operator_client(offline_app):
+    """A browser signed in as the operator Ann."""
+    c = offline_app.test_client()
+    assert c.post("/login", data={"name": "Ann", "token": "s3cret"}).status_code == 303
+    return c

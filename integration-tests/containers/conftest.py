@@ -13,7 +13,7 @@ import consul
 import pytest
 from testcontainers.compose import DockerCompose
 
-from compose_stack import CONSUL_PORT, FRONTEND_PORT, PROJECT, REPO, docker, logs
+from compose_stack import CONSUL_PORT, FRONTEND_PORT, PROJECT, REPO, docker, logs, settled
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +34,7 @@ def stack():
                             env_file=str(env_file) if env_file.exists() else None, quiet_build=True)
     try:
         compose.start()
-        _wait_until_serving()
+        settled()
     except BaseException:
         print("\n".join(logs(s) for s in ("consul", "users", "users-sidecar", "mesh-config", "frontend-sidecar")))
         compose.stop()
@@ -42,33 +42,6 @@ def stack():
     yield compose
     compose.stop()  # down: removes the containers and networks; the data folder goes below
     shutil.rmtree(data, ignore_errors=True)
-
-
-def _wait_until_serving(timeout: float = 60) -> None:
-    """Healthy containers are not yet a mesh: wait until each sidecar knows its upstreams' endpoints."""
-    import time
-
-    import requests
-    deadline = time.monotonic() + timeout
-    paths = ("/api/users", "/api/products", "/api/orders")
-    while time.monotonic() < deadline:
-        try:
-            if all(requests.get(f"http://127.0.0.1:{FRONTEND_PORT}{p}", timeout=5).ok for p in paths):
-                break
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    else:
-        pytest.fail(f"the frontend did not serve {paths} within {timeout}s")
-    # orders' own upstreams, users and products (the frontend's were proven by the calls above)
-    code = ("import sys, urllib.request; s = urllib.request.urlopen('http://127.0.0.1:19000/stats"
-            "?filter=membership_healthy', timeout=5).read().decode(); "
-            "sys.exit(0 if all(any(l.startswith(f'cluster.{u}.') and not l.endswith(': 0') "
-            "for l in s.splitlines()) for u in ('users', 'products')) else 1)")
-    while docker("exec", f"{PROJECT}-orders-sidecar-1", "python3", "-c", code).returncode != 0:
-        if time.monotonic() > deadline:
-            pytest.fail("orders' sidecar has no healthy endpoint for users and products")
-        time.sleep(0.5)
 
 
 @pytest.fixture(scope="session")

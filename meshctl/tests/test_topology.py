@@ -1,0 +1,83 @@
+"""The topology is derived from the service definitions alone: a new definition is all a service needs."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from meshctl import launch, topology
+from meshctl.tests.conftest import REPO
+
+
+def test_the_shop_in_the_order_it_starts():
+    mesh = topology.load(REPO / "consul-config")
+    assert list(mesh) == ["users", "products", "orders", "frontend"]  # each after what it calls
+    orders = mesh["orders"]
+    assert (orders.port, orders.sidecar_port, orders.admin_port, orders.expose_port) == (5004, 21004, 19004, 21104)
+    assert orders.upstream_env() == {"USERS_URL": "http://127.0.0.1:8102", "PRODUCTS_URL": "http://127.0.0.1:8103"}
+    assert orders.wsgi_app == "orders:create_app()" and orders.health_path == "/healthcheck"
+    assert mesh["users"].upstreams == ()
+
+
+def test_a_fifth_service_needs_only_its_definition(with_fifth_service):
+    mesh = topology.load(with_fifth_service)
+    inventory = mesh["inventory"]
+    assert list(mesh).index("inventory") > list(mesh).index("products")
+    assert inventory.upstream_env() == {"PRODUCTS_URL": "http://127.0.0.1:8105"}
+    assert inventory.ports() == {5005, 21005, 19005, 21105, 8105}
+    assert launch.app_argv(inventory, "127.0.0.1:5005")[-1] == "inventory:create_app()"
+    sidecar = launch.sidecar_argv(inventory, "127.0.0.1:8502")
+    assert sidecar[sidecar.index("-sidecar-for") + 1] == "inventory"
+    assert sidecar[sidecar.index("-admin-bind") + 1] == "127.0.0.1:19005"
+
+
+def test_make_plan_shows_what_up_would_start_for_it(with_fifth_service):
+    result = subprocess.run([sys.executable, "-m", "meshctl", "plan"], cwd=REPO, capture_output=True, text=True,
+                            env=os.environ | {"MESH_CONFIG": str(with_fifth_service)}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    block = result.stdout[result.stdout.index("inventory  (services/inventory.json)"):]
+    assert "127.0.0.1:5005  gunicorn --bind 127.0.0.1:5005" in block
+    assert "upstream  PRODUCTS_URL=http://127.0.0.1:8105" in block
+    assert "mTLS :21005  Envoy admin :19005  health via :21105/healthcheck" in block
+
+
+def _edit(config, name, change):
+    path = config / "services" / f"{name}.json"
+    definition = json.loads(path.read_text())
+    change(definition["service"])
+    path.write_text(json.dumps(definition))
+
+
+@pytest.mark.parametrize("name, change, message", [
+    ("users", lambda s: s["meta"].pop("envoy_admin_port"), "users.json: service.meta.envoy_admin_port is required"),
+    ("users", lambda s: s.pop("meta"), "users.json: service.meta.envoy_admin_port is required"),
+    ("users", lambda s: s["connect"]["sidecar_service"]["proxy"].pop("expose"), "must expose the check's path"),
+    ("orders", lambda s: s["connect"]["sidecar_service"]["proxy"]["upstreams"].append(
+        {"destination_name": "payments", "local_bind_port": 8104}), "upstream 'payments' has no service definition"),
+    ("orders", lambda s: s.update(port=5002), "port 5002 is already used by"),
+    ("users", lambda s: s.update(name="products"), "service 'products' is also defined in"),
+])
+def test_a_definition_the_mesh_cannot_run_is_refused_by_name(mesh_config, name, change, message):
+    _edit(mesh_config, name, change)
+    with pytest.raises(topology.TopologyError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        topology.load(mesh_config)
+
+
+def test_invalid_json_names_the_file(mesh_config):
+    (mesh_config / "services" / "users.json").write_text('{"service": {')
+    with pytest.raises(topology.TopologyError, match="users.json: not valid JSON"):
+        topology.load(mesh_config)
+
+
+def test_in_a_container_consul_reaches_the_app_through_the_expose_listener():
+    users = topology.load(REPO / "consul-config")["users"]
+    registered = users.container_definition("172.18.0.5")["service"]
+    assert registered["address"] == "172.18.0.5"
+    assert registered["check"]["http"] == "http://172.18.0.5:21102/healthcheck"
+    listening = [c for c in registered["connect"]["sidecar_service"]["checks"] if "tcp" in c]
+    assert listening and all(c["tcp"] == "172.18.0.5:21002" for c in listening)
+    # upstream listeners and the sidecar's way to its app stay on the namespace's loopback
+    assert registered["connect"]["sidecar_service"]["proxy"]["local_service_address"] == "127.0.0.1"
+    assert users.definition["service"]["address"] == "127.0.0.1"  # the loaded definition is untouched

@@ -1,0 +1,188 @@
+"""The mesh's shape, read from Consul's own service definitions (``consul-config/services/*.json``).
+
+Those files are the single source of truth. Consul loads them itself (``make up``) or has them
+registered from each sidecar container; everything else that needs a port, an upstream or how a
+service is started (the local runner, the container entry points, both test suites) asks this
+module instead of repeating it. The definitions are JSON, which Consul reads as it reads HCL, so
+the standard library parses them everywhere, in every image, with no parser of our own.
+"""
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class TopologyError(ValueError):
+    """A service definition lacks something the mesh needs; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A service this one calls, through its own sidecar's listener on ``address:port``."""
+
+    service: str
+    address: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}:{self.port}"
+
+    @property
+    def env_var(self) -> str:
+        """The variable the app reads this upstream's URL from: ``PRODUCTS_URL`` for products."""
+        return f"{self.service.upper().replace('-', '_')}_URL"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    address: str
+    port: int
+    sidecar_port: int
+    admin_port: int  # the sidecar's Envoy admin listener (stats, /ready) on 127.0.0.1
+    wsgi_app: str  # what gunicorn serves, e.g. "users:create_app()"
+    health_path: str
+    expose_port: int  # the sidecar's plain-HTTP listener for the health check, used in containers
+    upstreams: tuple[Upstream, ...]
+    file: Path = field(compare=False)
+    definition: dict = field(compare=False, repr=False)
+
+    @property
+    def sidecar_id(self) -> str:
+        return f"{self.name}-sidecar-proxy"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}:{self.port}"
+
+    def upstream_env(self) -> dict[str, str]:
+        """``<NAME>_URL`` for each upstream: all an app knows of the services it calls."""
+        return {u.env_var: u.url for u in self.upstreams}
+
+    def ports(self) -> set[int]:
+        """Every port this service and its sidecar listen on."""
+        return {self.port, self.sidecar_port, self.admin_port, self.expose_port} | {u.port for u in self.upstreams}
+
+    def container_definition(self, ip: str) -> dict:
+        """This definition as registered from a container whose network namespace has address ``ip``.
+
+        The service and its sidecar are registered at ``ip``; the app listens only on 127.0.0.1 inside
+        the namespace, where Consul cannot reach it, so the HTTP check goes through the sidecar's
+        expose listener, which serves the health path and nothing else.
+        """
+        definition = copy.deepcopy(self.definition)
+        service = definition["service"]
+        service["address"] = ip
+        service["check"]["http"] = f"http://{ip}:{self.expose_port}{self.health_path}"
+        for check in _sidecar(service).get("checks") or []:
+            if "tcp" in check:
+                check["tcp"] = f"{ip}:{self.sidecar_port}"
+        return definition
+
+
+def load(folder: Path) -> dict[str, Service]:
+    """Every service defined in ``folder/services``, callees before their callers.
+
+    Raises TopologyError for a definition the mesh cannot run: a missing key, an upstream with no
+    definition, or two listeners on one port (in local mode they all share one host).
+    """
+    files = sorted((Path(folder) / "services").glob("*.json"))
+    if not files:
+        raise TopologyError(f"no service definitions in {Path(folder) / 'services'}")
+    services = {}
+    for path in files:
+        service = _service(path)
+        if service.name in services:
+            raise TopologyError(f"{path}: service {service.name!r} is also defined in {services[service.name].file}")
+        services[service.name] = service
+    _check_upstreams(services)
+    _check_ports(services)
+    return {name: services[name] for name in _callees_first(services)}
+
+
+def _parse(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise TopologyError(f"{path}: not valid JSON: {exc}") from None
+
+
+def _sidecar(service: dict) -> dict:
+    return (service.get("connect") or {}).get("sidecar_service") or {}
+
+
+def _service(path: Path) -> Service:
+    definition = _parse(path)
+    raw = definition.get("service")
+    if not isinstance(raw, dict):
+        raise TopologyError(f'{path}: expected one {{"service": {{…}}}} definition')
+
+    def need(mapping: dict, key: str, where: str):
+        if mapping.get(key) in (None, ""):
+            raise TopologyError(f"{path}: {where}{key} is required")
+        return mapping[key]
+
+    sidecar = _sidecar(raw)
+    proxy = sidecar.get("proxy") or {}
+    meta = raw.get("meta") or {}
+    check = need(raw, "check", "service.")
+    health_path = urlsplit(need(check, "http", "service.check.")).path or "/"
+    exposed = {p.get("path"): p for p in (proxy.get("expose") or {}).get("paths") or []}
+    if health_path not in exposed:
+        raise TopologyError(f"{path}: the sidecar's proxy.expose.paths must expose the check's path {health_path}")
+    upstreams = tuple(
+        Upstream(need(u, "destination_name", "upstreams[]."), u.get("local_bind_address") or "127.0.0.1",
+                 int(need(u, "local_bind_port", "upstreams[].")))
+        for u in proxy.get("upstreams") or [])
+    return Service(
+        name=need(raw, "name", "service."),
+        address=need(raw, "address", "service."),
+        port=int(need(raw, "port", "service.")),
+        sidecar_port=int(need(sidecar, "port", "connect.sidecar_service.")),
+        admin_port=int(need(meta, "envoy_admin_port", "service.meta.")),
+        wsgi_app=need(meta, "wsgi_app", "service.meta."),
+        health_path=health_path,
+        expose_port=int(exposed[health_path]["listener_port"]),
+        upstreams=upstreams,
+        file=path,
+        definition=definition,
+    )
+
+
+def _check_upstreams(services: dict[str, Service]) -> None:
+    for service in services.values():
+        for upstream in service.upstreams:
+            if upstream.service not in services:
+                raise TopologyError(f"{service.file}: upstream {upstream.service!r} has no service definition")
+
+
+def _check_ports(services: dict[str, Service]) -> None:
+    owners: dict[int, str] = {}
+    for service in services.values():
+        for port in sorted(service.ports()):
+            if port in owners:
+                raise TopologyError(f"{service.file}: port {port} is already used by {owners[port]}")
+            owners[port] = service.name
+        if len(service.ports()) != 4 + len(service.upstreams):
+            raise TopologyError(f"{service.file}: a port is used twice within the definition")
+
+
+def _callees_first(services: dict[str, Service]) -> list[str]:
+    """Service names, each after the services it calls (where calls form a cycle, in name order)."""
+    ordered: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in ordered or name in visiting:
+            return
+        visiting.add(name)
+        for upstream in services[name].upstreams:
+            visit(upstream.service)
+        ordered.append(name)
+
+    for name in sorted(services):
+        visit(name)
+    return ordered
