@@ -108,14 +108,14 @@ def start_consul(mesh: dict[str, Service]) -> bool:
 
 
 def apply_config(force: bool) -> None:
-    """Write the config entries: service-defaults first, since L7 intentions need protocol http.
+    """Write the config entries: proxy-defaults first, since L7 intentions need protocol http.
 
     Without ``force`` only missing entries are written, so an operator's changes survive `make up`.
     """
     import hcl  # pyhcl: HCL 1, the dialect Consul's config entries are written in
 
     files = sorted((MESH_CONFIG / "config-entries").glob("*.hcl"),
-                   key=lambda f: (not f.name.startswith("service-defaults"), f.name))
+                   key=lambda f: (not f.name.startswith("proxy-defaults"), f.name))
     written = []
     for entry in files:
         identity = hcl.loads(entry.read_text())
@@ -132,17 +132,23 @@ def apply_config(force: bool) -> None:
 
 # --- apps and sidecars ----------------------------------------------------------------------------
 
-def start_app(service: Service) -> None:
-    app = proc(service.name)
-    if app.running():
-        say(f"{service.name}: already running")
+def start_once(name: str, label: str, port: int, what: str, argv, env: dict[str, str]) -> None:
+    """Start ``argv()`` as component ``name`` unless it runs; refuse when another process holds ``port``."""
+    component = proc(name)
+    if component.running():
+        say(f"{label}: already running")
         return
-    if port_open(service.port):
-        raise Failure(f"{service.name}: port {service.port} is already taken by another process")
-    say(f"{service.name}: starting gunicorn on 127.0.0.1:{service.port}")
+    if port_open(port):
+        raise Failure(f"{label}: port {port} is already taken by another process")
+    say(f"{label}: starting {what}")
+    component.start(argv(), env, REPO)
+
+
+def start_app(service: Service) -> None:
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    app.start(launch.app_argv(service, f"127.0.0.1:{service.port}", gunicorn),
-              base_env() | service.upstream_env(), REPO)
+    bind = f"127.0.0.1:{service.port}"
+    start_once(service.name, service.name, service.port, f"gunicorn on {bind}",
+               lambda: launch.app_argv(service, bind, gunicorn), base_env() | service.upstream_env())
 
 
 def app_healthy(service: Service) -> bool:
@@ -154,16 +160,11 @@ def app_healthy(service: Service) -> bool:
 
 
 def start_sidecar(service: Service) -> None:
-    sidecar = proc(service.sidecar_id)
-    if sidecar.running():
-        say(f"{service.name} sidecar: already running")
-        return
-    if port_open(service.admin_port):
-        raise Failure(f"{service.name} sidecar: admin port {service.admin_port} is already taken by another process")
-    say(f"{service.name} sidecar: starting Envoy (admin 127.0.0.1:{service.admin_port})")
-    sidecar.start(launch.sidecar_argv(service, "127.0.0.1:8502", consul=str(CONSUL_BIN),
-                                      http_addr=consul_api.CONSUL_HTTP, envoy=str(envoy_binary())),
-                  base_env(), REPO)
+    start_once(service.sidecar_id, f"{service.name} sidecar", service.admin_port,
+               f"Envoy (admin 127.0.0.1:{service.admin_port})",
+               lambda: launch.sidecar_argv(service, "127.0.0.1:8502", consul=str(CONSUL_BIN),
+                                           http_addr=consul_api.CONSUL_HTTP, envoy=str(envoy_binary())),
+               base_env())
 
 
 def wait_passing(mesh: dict[str, Service], timeout: float) -> None:

@@ -1,3 +1,0 @@
-Kind     = "service-defaults"
-Name     = "users"
-Protocol = "http" # L7: Envoy parses HTTP, so intentions can match methods and paths
