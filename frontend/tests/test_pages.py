@@ -36,6 +36,20 @@ def test_product_form_errors(client, form, field):
     response = client.post("/products", data=form)
     assert response.status_code == 400
     assert f'id="{field}-error"' in response.get_data(as_text=True)
+    assert client.get("/api/products").get_json()["total"] == 0
+
+
+def test_product_form_creates_and_shows_the_price_as_money(client):
+    response = client.post("/products", data={"name": "Lamp", "price": "5.5", "stock": ""})
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Product created." in page and "<dd>5.50</dd>" in page
+    assert client.get("/api/products").get_json()["items"][0]["stock"] == 0
+
+
+def test_missing_product_and_order_pages_are_404(client):
+    assert client.get("/products/424242").status_code == 404
+    assert client.get("/orders/424242").status_code == 404
 
 
 def _ids(client):
@@ -54,7 +68,10 @@ def test_order_form_places_an_order_and_shows_the_services_total(client):
     assert response.status_code == 303
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert 'data-testid="order-total">3.75<' in page
-    assert "Apple" in page and "Bread" in page
+    assert "Apple" in page and "Bread" in page and ">Buyer</a>" in page
+    assert '<td class="num">0.50</td>' in page and '<td class="num">2.25</td>' in page
+    listed = client.get("/orders").get_data(as_text=True)
+    assert ">Buyer</a>" in listed and '<td class="num">3.75</td>' in listed
 
 
 def test_double_submitted_order_form_places_one_order(client):
@@ -73,13 +90,30 @@ def test_order_form_says_which_item_lacks_stock(client):
     assert response.status_code == 409
     assert "Not enough stock." in page
     assert 'id="row-error-3">Product 3: only 1 of product' in page
+    assert 'id="row-error-2"' not in page
+    assert client.get(f"/api/products/{b}").get_json()["stock"] == 1
+    assert client.get("/api/orders").get_json()["total"] == 0
+
+
+def test_order_form_names_each_bad_row_before_asking_orders(client):
+    uid, a, b = _ids(client)
+    response = client.post("/orders/new", data={"user_id": uid, "request_id": "r0",
+                                                "product_id": [a, "", b], "quantity": ["many", "1", "0"]})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'id="row-error-1">Product 1: must be an integer' in page
+    assert 'id="row-error-3">Product 3: must be positive' in page
+    assert 'name="request_id" value="r0"' not in page  # a corrected order is a new request
+    assert client.get("/api/orders").get_json()["total"] == 0
 
 
 def test_order_form_names_an_unknown_user(client):
     _, a, _ = _ids(client)
     response = client.post("/orders/new", data={"user_id": "999", "request_id": "r2", "product_id": [a], "quantity": ["1"]})
     assert response.status_code == 422
-    assert 'id="user_id-error"' in response.get_data(as_text=True)
+    assert 'id="user_id-error">User: this user does not exist (any more)' in response.get_data(as_text=True)
+    assert client.get(f"/api/products/{a}").get_json()["stock"] == 10
+    assert client.get("/api/orders").get_json()["total"] == 0
 
 
 def test_order_form_says_when_a_service_is_unavailable(services, closed_port_url):
@@ -90,6 +124,17 @@ def test_order_form_says_when_a_service_is_unavailable(services, closed_port_url
     assert response.status_code == 503
     assert "A service is unavailable." in page and "orders" in page
     assert "items-error" not in page and "built-in" not in page
+    assert 'name="request_id" value="r3"' in page  # the same order may be retried as it is
+
+
+def test_user_page_blanks_only_the_orders_it_cannot_get(services, closed_port_url):
+    app = create_app({"TESTING": True, **services, "ORDERS_URL": closed_port_url})
+    c = app.test_client()
+    uid = c.post("/api/users", json={"name": "Ada", "email": "ada@example.com"}).get_json()["id"]
+    response = c.get(f"/users/{uid}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<h1>Ada</h1>" in page and "The orders service is unavailable." in page
 
 
 def test_lists_are_paginated(client):

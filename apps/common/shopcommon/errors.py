@@ -24,6 +24,14 @@ _CODES = {
     503: "unavailable",
 }
 
+# codes one service answers and another acts on: written once, here, for the service that raises
+# them and the client (shopcommon.clients) that maps them
+UNKNOWN_USER = "unknown_user"
+UNKNOWN_PRODUCT = "unknown_product"
+INSUFFICIENT_STOCK = "insufficient_stock"
+UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+UPSTREAM_DENIED = "upstream_denied"
+
 
 class APIError(Exception):
     """An error the client should see, with a status, a stable code and the offending fields."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import requests
 
-from shopcommon.errors import APIError
+from shopcommon.errors import UPSTREAM_DENIED, UPSTREAM_UNAVAILABLE, APIError
 from shopcommon.logs import REQUEST_ID_HEADER, request_id
 
 _local = threading.local()
@@ -23,6 +23,14 @@ def _session() -> requests.Session:
         session = _local.session = requests.Session()
         session.trust_env = False  # never route loopback mesh traffic through a proxy
     return session
+
+
+class UpstreamUnavailable(APIError):
+    """503 naming the upstream: no answer from a working service, so whether it acted is unknown."""
+
+    def __init__(self, upstream: str, message: str, detail: str = ""):
+        fields = {"upstream": upstream, "detail": detail} if detail else {"upstream": upstream}
+        super().__init__(503, UPSTREAM_UNAVAILABLE, message, fields)
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,7 @@ class Upstream:
         if response.status_code == 403 and not is_json:
             # Envoy's RBAC filter answers 403 in plain text when an intention denies the call
             raise APIError(
-                503, "upstream_denied",
+                503, UPSTREAM_DENIED,
                 f"the mesh denied the call to {self.name} (a Consul intention forbids it)",
                 {"upstream": self.name, "detail": response.text[:200]},
             )
@@ -64,8 +72,5 @@ class Upstream:
             raise self._unavailable(f"{self.name} is unavailable (HTTP {response.status_code}{said})", detail)
         return response
 
-    def _unavailable(self, message: str, detail: str = "") -> APIError:
-        fields = {"upstream": self.name}
-        if detail:
-            fields["detail"] = detail
-        return APIError(503, "upstream_unavailable", message, fields)
+    def _unavailable(self, message: str, detail: str = "") -> UpstreamUnavailable:
+        return UpstreamUnavailable(self.name, message, detail)

@@ -1,6 +1,7 @@
 """Reading and checking JSON request bodies; every problem names its field."""
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -132,8 +133,16 @@ def format_money(cents: int) -> str:
 MAX_ITEMS = 50
 
 
-def order_items(fields: Fields, name: str = "items") -> list[tuple[int, int]]:
-    """``[{product_id, quantity}, …]`` as ``[(product_id, quantity)]``, each field checked."""
+@dataclass(frozen=True)
+class OrderLine:
+    """One item of an order as every service handles it: a product and how many of it."""
+
+    product_id: int
+    quantity: int
+
+
+def order_items(fields: Fields, name: str = "items") -> list[OrderLine]:
+    """``[{product_id, quantity}, …]`` as order lines, each field checked."""
     value = fields.body.get(name)
     if value is None:
         fields.fail(name, "is required")
@@ -147,7 +156,7 @@ def order_items(fields: Fields, name: str = "items") -> list[tuple[int, int]]:
     if len(value) > MAX_ITEMS:
         fields.fail(name, f"must contain at most {MAX_ITEMS} items")
         return []
-    items = []
+    lines = []
     for index, item in enumerate(value):
         label = f"{name}[{index}]"
         if not isinstance(item, dict):
@@ -161,5 +170,27 @@ def order_items(fields: Fields, name: str = "items") -> list[tuple[int, int]]:
                 maximum = MAX_QUANTITY if key == "quantity" else MAX_INT
                 parsed.append(fields.integer_value(f"{label}.{key}", item[key], minimum=1, maximum=maximum))
         if len(parsed) == 2 and None not in parsed:
-            items.append((parsed[0], parsed[1]))
-    return items
+            lines.append(OrderLine(*parsed))
+    return lines
+
+
+# The two checks below serve both the service's API and the frontend's form, so a person sees the
+# same message next to a field as an API client sees in the error's ``fields``.
+
+def order_request(body: dict[str, Any]) -> tuple[int, list[OrderLine]]:
+    """``{user_id, items}`` as ``(user_id, lines)``, or a 400 naming every bad field."""
+    fields = Fields(body)
+    user_id = fields.integer("user_id", minimum=1)
+    lines = order_items(fields)
+    fields.check()
+    return user_id, lines
+
+
+def product_request(body: dict[str, Any]) -> tuple[str, int, int]:
+    """``{name, price, stock?}`` as ``(name, price_cents, stock)``, or a 400 naming every bad field."""
+    fields = Fields(body)
+    name = fields.text("name")
+    price_cents = fields.money("price")
+    stock = fields.integer("stock", minimum=0, required=False)
+    fields.check()
+    return name, price_cents, stock or 0

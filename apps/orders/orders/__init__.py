@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from orders.models import Order, OrderItem
+from orders.models import IdempotencyKey, Order, OrderItem
 from shopcommon import config, init_service
 from shopcommon.upstream import Upstream
 
@@ -10,7 +10,7 @@ from shopcommon.upstream import Upstream
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the orders app; its upstreams' URLs come from the environment (or ``test_config``)."""
     app = Flask(__name__)
-    init_service(app, "orders", test_config, models=(Order, OrderItem))
+    init_service(app, "orders", test_config, models=(Order, OrderItem, IdempotencyKey))
 
     connect = config.seconds("UPSTREAM_CONNECT_TIMEOUT", 1.0)
     read = config.seconds("UPSTREAM_TIMEOUT", 3.0)

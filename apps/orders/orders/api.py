@@ -10,31 +10,27 @@ import json
 import logging
 import uuid
 
-from flask import Blueprint, current_app, request, url_for
-from sqlalchemy import select
+from flask import Blueprint, request, url_for
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from orders.models import Order, OrderItem
+from orders.models import IdempotencyKey, Order
 from shopcommon import APIError, db
+from shopcommon.clients import ProductsClient, Reservation, UsersClient
+from shopcommon.errors import UNKNOWN_USER
 from shopcommon.pagination import paginate
-from shopcommon.upstream import Upstream
-from shopcommon.validation import Fields, json_body, order_items, parse_money
+from shopcommon.upstream import UpstreamUnavailable
+from shopcommon.validation import OrderLine, json_body, order_request
 
 bp = Blueprint("orders", __name__, url_prefix="/api/orders")
 log = logging.getLogger("shop")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-# answers after which products certainly holds no stock for the reservation
-DEFINITE_REFUSALS = {"insufficient_stock", "unknown_product", "upstream_denied"}
-
-
-def _upstream(name: str) -> Upstream:
-    return current_app.extensions[f"upstream.{name}"]
 
 
 @bp.get("")
 def list_orders():
-    query = select(Order).where(Order.status == "confirmed")
+    query = select(Order)
     user_id = request.args.get("user_id")
     if user_id is not None:
         if not user_id.isdigit() or int(user_id) > 2**31 - 1:
@@ -47,54 +43,26 @@ def list_orders():
 @bp.get("/<id:order_id>")
 def get_order(order_id: int):
     order = db.session.get(Order, order_id)
-    if order is None or order.status != "confirmed":
+    if order is None:
         raise APIError(404, "order_not_found", f"order {order_id} does not exist", {"id": "no such order"})
     return order.to_dict()
 
 
 @bp.post("")
 def create_order():
-    fields = Fields(json_body())
-    user_id = fields.integer("user_id", minimum=1)
-    items = order_items(fields)
-    fields.check()
+    """Validate, claim the key (or replay), check the user, reserve the stock, save the order."""
+    user_id, lines = order_request(json_body())
     key = _idempotency_key()
-    fingerprint = hashlib.sha256(json.dumps([user_id, items]).encode()).hexdigest()
-
-    order_id = None
-    reservation_id = uuid.uuid4().hex
     if key:
-        replay = _claim(key, fingerprint, user_id, reservation_id)
+        replay = _claim(key, _fingerprint(user_id, lines))
         if replay is not None:
             return replay
-        order_id = db.session.scalar(select(Order.id).where(Order.idempotency_key == key))
-    # hold no transaction (SQLite: no write lock) while users and products are called
-    db.session.rollback()
-
-    reserved = False
+    # _claim has committed: no transaction (no SQLite write lock) waits on users and products
     try:
         _check_user(user_id)
-        try:
-            reservation = _reserve(reservation_id, items)
-        except APIError as err:
-            # a timeout or a broken connection leaves it unknown whether products reserved
-            reserved = err.code not in DEFINITE_REFUSALS
-            raise
-        reserved = True
-        order = (db.session.get(Order, order_id) if order_id is not None
-                 else Order(user_id=user_id, status="pending", reservation_id=reservation_id))
-        for item in reservation["items"]:
-            order.items.append(OrderItem(
-                product_id=item["product_id"], quantity=item["quantity"],
-                unit_price_cents=parse_money(item["unit_price"])))
-        order.total_cents = sum(i.quantity * i.unit_price_cents for i in order.items)
-        order.status = "confirmed"
-        db.session.add(order)
-        db.session.commit()
+        reservation = _reserve(uuid.uuid4().hex, lines)
+        order = _save(user_id, reservation, key)
     except Exception:
-        db.session.rollback()
-        if reserved:
-            _release(reservation_id)
         if key:
             _unclaim(key)
         raise
@@ -111,65 +79,79 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def _claim(key: str, fingerprint: str, user_id: int, reservation_id: str):
+def _fingerprint(user_id: int, lines: list[OrderLine]) -> str:
+    """What makes two requests the same order, as a key's row remembers it."""
+    body = [user_id, [[line.product_id, line.quantity] for line in lines]]
+    return hashlib.sha256(json.dumps(body).encode()).hexdigest()
+
+
+def _claim(key: str, fingerprint: str):
     """Record that ``key``'s first request is in flight, or answer for the request that already did."""
-    db.session.add(Order(user_id=user_id, status="pending", reservation_id=reservation_id,
-                         idempotency_key=key, request_hash=fingerprint))
+    db.session.add(IdempotencyKey(key=key, request_hash=fingerprint))
     try:
         db.session.commit()
         return None
     except IntegrityError:
         db.session.rollback()
-    first = db.session.scalar(select(Order).where(Order.idempotency_key == key))
+    first = db.session.get(IdempotencyKey, key)
     if first is None:  # the first request failed and let go of the key meanwhile
-        return _claim(key, fingerprint, user_id, reservation_id)
+        return _claim(key, fingerprint)
     if first.request_hash != fingerprint:
         raise APIError(422, "idempotency_key_reused",
                        "this Idempotency-Key was used for a different order",
                        {IDEMPOTENCY_HEADER: "already used with another body"})
-    if first.status != "confirmed":
+    if first.order is None:
         raise APIError(409, "request_in_progress",
                        "the first request with this Idempotency-Key is still being processed; retry shortly",
                        {IDEMPOTENCY_HEADER: "in progress"})
-    return first.to_dict(), 201, {"Location": url_for("orders.get_order", order_id=first.id),
-                                  "Idempotent-Replayed": "true"}
+    return first.order.to_dict(), 201, {"Location": url_for("orders.get_order", order_id=first.order.id),
+                                        "Idempotent-Replayed": "true"}
 
 
 def _unclaim(key: str) -> None:
     """Forget a failed request's key so nothing of it stays stored and a retry starts afresh."""
-    order = db.session.scalar(select(Order).where(Order.idempotency_key == key))
-    if order is not None and order.status == "pending":
-        db.session.delete(order)
-        db.session.commit()
+    # a key already bound to an order belongs to that order: only an unbound claim is let go
+    db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.key == key,
+                                                    IdempotencyKey.order_id.is_(None)))
+    db.session.commit()
 
 
 def _check_user(user_id: int) -> None:
-    response = _upstream("users").call("GET", f"/api/users/{user_id}")
-    if response.status_code == 404:
-        raise APIError(422, "unknown_user", f"user {user_id} does not exist", {"user_id": "no such user"})
-    if response.status_code != 200:
-        raise APIError(503, "upstream_unavailable",
-                       f"users answered HTTP {response.status_code} when asked for user {user_id}",
-                       {"upstream": "users"})
+    if not UsersClient.current().exists(user_id):
+        raise APIError(422, UNKNOWN_USER, f"user {user_id} does not exist", {"user_id": "no such user"})
 
 
-def _reserve(reservation_id: str, items: list[tuple[int, int]]) -> dict:
-    body = {"items": [{"product_id": p, "quantity": q} for p, q in items]}
-    response = _upstream("products").call("PUT", f"/products/reservations/{reservation_id}", json=body)
-    if response.status_code in (200, 201):
-        return response.json()
-    error = response.json().get("error", {})
-    if response.status_code in (409, 422) and error.get("code") in ("insufficient_stock", "unknown_product"):
-        raise APIError(response.status_code, error["code"], error.get("message", ""), error.get("fields", {}))
-    raise APIError(503, "upstream_unavailable",
-                   f"products refused the reservation (HTTP {response.status_code})",
-                   {"upstream": "products", "detail": error.get("message", "")})
+def _reserve(reservation_id: str, lines: list[OrderLine]) -> Reservation:
+    """Hold the stock of every line in products; if that fails, leave none of it held."""
+    try:
+        return ProductsClient.current().reserve(reservation_id, lines)
+    except UpstreamUnavailable:
+        # a timeout or a broken connection leaves it unknown whether products reserved; releasing is
+        # harmless if it did not, and makes a reservation still on its way fail. A definite refusal
+        # (short stock, unknown product, the mesh's denial) leaves nothing held to release.
+        _release(reservation_id)
+        raise
+
+
+def _save(user_id: int, reservation: Reservation, key: str | None) -> Order:
+    """Store the order and bind its key to it, in one transaction; give the stock back if that fails."""
+    try:
+        order = Order.from_lines(user_id, reservation.id, reservation.lines)
+        db.session.add(order)
+        if key:
+            db.session.get_one(IdempotencyKey, key).order = order
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        _release(reservation.id)
+        raise
+    return order
 
 
 def _release(reservation_id: str) -> None:
     """Give back the stock; a failure here is logged, never hides the original error."""
     try:
-        _upstream("products").call("DELETE", f"/products/reservations/{reservation_id}")
+        ProductsClient.current().release(reservation_id)
     except APIError as err:
         log.error("could not release reservation; its stock stays held",
                   extra={"fields": {"reservation_id": reservation_id, "reason": err.message}})

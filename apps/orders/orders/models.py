@@ -1,29 +1,39 @@
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopcommon import db
+from shopcommon.clients import PricedLine
 from shopcommon.validation import format_money
 
 
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 class Order(db.Model):
+    """A placed order: its stock held in products, its prices fixed. Requests in flight are not orders."""
+
     __tablename__ = "orders"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(Integer, index=True)
-    total_cents: Mapped[int] = mapped_column(BigInteger, default=0)
-    # "pending" while an Idempotency-Key's first request is in flight, then "confirmed"
-    status: Mapped[str] = mapped_column(String(16))
+    total_cents: Mapped[int] = mapped_column(BigInteger)
     reservation_id: Mapped[str] = mapped_column(String(64))
-    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
-    request_hash: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=lambda: datetime.now(timezone.utc)
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     items: Mapped[list["OrderItem"]] = relationship(
         order_by="OrderItem.id", cascade="all, delete-orphan"
     )
+
+    @classmethod
+    def from_lines(cls, user_id: int, reservation_id: str, lines: Sequence[PricedLine]) -> "Order":
+        """The order of ``lines`` at the prices they were reserved at, with its total."""
+        items = [OrderItem(product_id=line.product_id, quantity=line.quantity,
+                           unit_price_cents=line.unit_price_cents) for line in lines]
+        total = sum(line.quantity * line.unit_price_cents for line in lines)
+        return cls(user_id=user_id, reservation_id=reservation_id, items=items, total_cents=total)
 
     def to_dict(self) -> dict:
         created = self.created_at
@@ -34,7 +44,7 @@ class Order(db.Model):
             "user_id": self.user_id,
             "items": [item.to_dict() for item in self.items],
             "total": format_money(self.total_cents),
-            "status": self.status,
+            "status": "confirmed",  # the public contract's field; only confirmed orders are stored
             "created_at": created.isoformat().replace("+00:00", "Z"),
         }
 
@@ -51,3 +61,19 @@ class OrderItem(db.Model):
     def to_dict(self) -> dict:
         return {"product_id": self.product_id, "quantity": self.quantity,
                 "unit_price": format_money(self.unit_price_cents)}
+
+
+class IdempotencyKey(db.Model):
+    """An ``Idempotency-Key`` and the request it came with: in flight while ``order_id`` is empty.
+
+    The primary key is the lock: of several requests with one key, only the first inserts its row;
+    the others read it and replay its order, or learn that it is still being placed.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    order: Mapped[Order | None] = relationship()

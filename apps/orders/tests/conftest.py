@@ -7,7 +7,8 @@ import pytest
 import products
 import users
 from orders import create_app
-from orders.models import Order
+from orders.models import IdempotencyKey, Order
+from products.models import Product, Reservation
 from shopcommon import db
 from shoptesting import BACKENDS, dispose, make_app, serve
 
@@ -77,6 +78,7 @@ class Shop:
 
     def __init__(self, orders_app, users_app, products_app):
         self.orders_app = orders_app
+        self.products_app = products_app
         self.users = users_app.test_client()
         self.products = products_app.test_client()
 
@@ -93,9 +95,24 @@ class Shop:
     def stock(self, product_id: int) -> int:
         return self.products.get(f"/products/{product_id}").get_json()["stock"]
 
+    def restock(self, product_id: int, stock: int) -> None:
+        with self.products_app.app_context():
+            db.session.get(Product, product_id).stock = stock
+            db.session.commit()
+
     def orders_stored(self) -> int:
         with self.orders_app.app_context():
             return db.session.query(Order).count()
+
+    def keys_stored(self) -> dict[str, int | None]:
+        """Each stored Idempotency-Key and the order it is bound to (None while in flight)."""
+        with self.orders_app.app_context():
+            return {row.key: row.order_id for row in db.session.query(IdempotencyKey)}
+
+    def reservations(self) -> list[str]:
+        """The status of every reservation products holds or has released."""
+        with self.products_app.app_context():
+            return [r.status for r in db.session.query(Reservation)]
 
 
 @pytest.fixture

@@ -1,10 +1,36 @@
 import threading
+import time
 
 import pytest
+import requests
 
 from orders import create_app
+from orders.models import OrderItem
+from shopcommon import db
 from shopcommon.config import MissingSetting
 from shoptesting import serve
+
+KEY = "Idempotency-Key"
+
+
+class LateAnswers:
+    """Wraps a real app so that it answers each PUT ``delay`` seconds after acting on it.
+
+    What a caller sees when the network loses an answer: the work is done, the answer never comes.
+    ``acted`` is set once the app has acted on a PUT.
+    """
+
+    def __init__(self, app, delay: float):
+        self.wsgi_app, self.delay = app.wsgi_app, delay
+        self.acted = threading.Event()
+        app.wsgi_app = self
+
+    def __call__(self, environ, start_response):
+        result = self.wsgi_app(environ, start_response)
+        if environ["REQUEST_METHOD"] == "PUT":
+            self.acted.set()
+            time.sleep(self.delay)
+        return result
 
 
 def order(client, user_id, items, **headers):
@@ -43,61 +69,120 @@ def test_unit_price_is_a_snapshot(client, shop, products_app):
 
 def test_unknown_user_is_422_and_nothing_changes(client, shop):
     pid = shop.product(stock=3)
-    response = order(client, 999, [{"product_id": pid, "quantity": 1}])
+    response = order(client, 999, [{"product_id": pid, "quantity": 1}], **{KEY: "k-user"})
     assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "unknown_user"
     assert response.get_json()["error"]["fields"] == {"user_id": "no such user"}
-    assert shop.stock(pid) == 3 and shop.orders_stored() == 0
+    assert shop.stock(pid) == 3 and shop.orders_stored() == 0 and shop.keys_stored() == {}
+    assert shop.reservations() == []  # products was never asked
 
 
 def test_unknown_product_is_422(client, shop):
     uid, pid = shop.user(), shop.product(stock=3)
-    response = order(client, uid, [{"product_id": pid, "quantity": 1}, {"product_id": 777, "quantity": 1}])
+    response = order(client, uid, [{"product_id": pid, "quantity": 1}, {"product_id": 777, "quantity": 1}],
+                     **{KEY: "k-product"})
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "unknown_product"
-    assert shop.stock(pid) == 3 and shop.orders_stored() == 0
+    assert response.get_json()["error"]["fields"] == {"items[1].product_id": "product 777 does not exist"}
+    assert shop.stock(pid) == 3 and shop.orders_stored() == 0 and shop.keys_stored() == {}
+    assert shop.reservations() == []  # a definite refusal holds nothing, so nothing is released
 
 
 def test_insufficient_stock_is_409(client, shop):
     uid, pid = shop.user(), shop.product(stock=1)
     response = order(client, uid, [{"product_id": pid, "quantity": 2}])
     assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "insufficient_stock"
     assert response.get_json()["error"]["fields"] == {"items[0].quantity": f"only 1 of product {pid} in stock"}
-    assert shop.stock(pid) == 1 and shop.orders_stored() == 0
+    assert shop.stock(pid) == 1 and shop.orders_stored() == 0 and shop.reservations() == []
 
 
 def test_idempotency_key_replays_without_reserving_twice(client, shop):
     uid, pid = shop.user(), shop.product(stock=5)
     items = [{"product_id": pid, "quantity": 2}]
-    first = order(client, uid, items, **{"Idempotency-Key": "k-1"})
-    again = order(client, uid, items, **{"Idempotency-Key": "k-1"})
+    first = order(client, uid, items, **{KEY: "k-1"})
+    again = order(client, uid, items, **{KEY: "k-1"})
     assert first.status_code == again.status_code == 201
     assert again.get_json() == first.get_json()
     assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
     assert shop.stock(pid) == 3 and shop.orders_stored() == 1
+    assert shop.keys_stored() == {"k-1": first.get_json()["id"]}
 
 
 def test_idempotency_key_with_another_body_is_422(client, shop):
     uid, pid = shop.user(), shop.product(stock=5)
-    order(client, uid, [{"product_id": pid, "quantity": 1}], **{"Idempotency-Key": "k-2"})
-    response = order(client, uid, [{"product_id": pid, "quantity": 2}], **{"Idempotency-Key": "k-2"})
+    order(client, uid, [{"product_id": pid, "quantity": 1}], **{KEY: "k-2"})
+    response = order(client, uid, [{"product_id": pid, "quantity": 2}], **{KEY: "k-2"})
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "idempotency_key_reused"
-    assert shop.stock(pid) == 4
+    assert shop.stock(pid) == 4 and shop.orders_stored() == 1
 
 
 def test_failed_request_frees_its_idempotency_key(client, shop):
     uid, pid = shop.user(), shop.product(stock=1)
-    assert order(client, uid, [{"product_id": pid, "quantity": 2}], **{"Idempotency-Key": "k-3"}).status_code == 409
-    assert shop.orders_stored() == 0
+    items = [{"product_id": pid, "quantity": 2}]
+    assert order(client, uid, items, **{KEY: "k-3"}).status_code == 409
+    assert shop.orders_stored() == 0 and shop.keys_stored() == {}
+    shop.restock(pid, 5)
+    retry = order(client, uid, items, **{KEY: "k-3"})
+    assert retry.status_code == 201 and "Idempotent-Replayed" not in retry.headers
+    assert shop.stock(pid) == 3 and shop.keys_stored() == {"k-3": retry.get_json()["id"]}
+
+
+def test_retry_while_the_first_is_in_flight_is_409(app, shop, products_app):
+    uid, pid = shop.user(), shop.product(stock=5)
+    late = LateAnswers(products_app, delay=1.0)
+    body = {"user_id": uid, "items": [{"product_id": pid, "quantity": 1}]}
+    with serve(app) as base:
+        def post():
+            return requests.post(f"{base}/api/orders", json=body, headers={KEY: "slow"}, timeout=30)
+        first = []
+        thread = threading.Thread(target=lambda: first.append(post()))
+        thread.start()
+        assert late.acted.wait(timeout=10)
+        retry = post()
+        assert shop.keys_stored() == {"slow": None}  # claimed, not yet bound to an order
+        thread.join(timeout=30)
+        replay = post()
+    assert retry.status_code == 409 and retry.json()["error"]["code"] == "request_in_progress"
+    assert first[0].status_code == 201
+    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json() == first[0].json()
+    assert shop.stock(pid) == 4 and shop.keys_stored() == {"slow": first[0].json()["id"]}
+
+
+def test_reservation_whose_answer_is_lost_is_released(monkeypatch, make_orders, upstreams, shop, products_app):
+    """A timeout leaves it unknown whether products reserved: orders releases, and the stock returns."""
+    uid, pid = shop.user(), shop.product(stock=5)
+    monkeypatch.setenv("UPSTREAM_TIMEOUT", "0.3")
+    app = make_orders(upstreams["USERS_URL"], upstreams["PRODUCTS_URL"])
+    late = LateAnswers(products_app, delay=1.5)
+    response = order(app.test_client(), uid, [{"product_id": pid, "quantity": 2}], **{KEY: "lost"})
+    assert late.acted.is_set()
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "upstream_unavailable"
+    assert response.get_json()["error"]["fields"]["upstream"] == "products"
+    assert shop.stock(pid) == 5 and shop.reservations() == ["released"]
+    assert shop.orders_stored() == 0 and shop.keys_stored() == {}
+
+
+def test_order_that_cannot_be_saved_gives_its_stock_back(app, client, shop):
+    uid, pid = shop.user(), shop.product(stock=5)
+    with app.app_context():
+        OrderItem.__table__.drop(db.engine)  # the orders database fails after the reservation
+    response = order(client, uid, [{"product_id": pid, "quantity": 2}], **{KEY: "unsaved"})
+    assert response.status_code == 500
+    assert shop.stock(pid) == 5 and shop.reservations() == ["released"]
+    assert shop.orders_stored() == 0 and shop.keys_stored() == {}
 
 
 def test_concurrent_retries_with_one_key_make_one_order(app, shop):
-    import requests
     uid, pid = shop.user(), shop.product(stock=50)
     statuses = []
     with serve(app) as base:
         def attempt():
-            r = requests.post(f"{base}/api/orders", timeout=30, headers={"Idempotency-Key": "race"},
+            r = requests.post(f"{base}/api/orders", timeout=30, headers={KEY: "race"},
                               json={"user_id": uid, "items": [{"product_id": pid, "quantity": 1}]})
             statuses.append(r.status_code)
         threads = [threading.Thread(target=attempt) for _ in range(8)]
@@ -106,23 +191,35 @@ def test_concurrent_retries_with_one_key_make_one_order(app, shop):
         for t in threads:
             t.join(timeout=60)
     assert set(statuses) <= {201, 409} and 201 in statuses
-    assert shop.stock(pid) == 49 and shop.orders_stored() == 1
+    assert shop.stock(pid) == 49 and shop.orders_stored() == 1 and len(shop.keys_stored()) == 1
 
 
-def test_products_down_is_fast_503_naming_it(make_orders, users_app, closed_port_url):
-    import time
-
-    with serve(users_app) as users_url:
-        app = make_orders(users_url, closed_port_url)
-        uid = users_app.test_client().post("/api/users", json={"name": "B", "email": "b@example.com"}).get_json()["id"]
-        started = time.monotonic()
-        response = app.test_client().post("/api/orders", json={"user_id": uid, "items": [{"product_id": 1, "quantity": 1}]})
-        assert time.monotonic() - started < 5
+def test_products_down_is_fast_503_naming_it(make_orders, upstreams, shop, closed_port_url):
+    app = make_orders(upstreams["USERS_URL"], closed_port_url)
+    uid = shop.user()
+    started = time.monotonic()
+    response = order(app.test_client(), uid, [{"product_id": 1, "quantity": 1}], **{KEY: "k-down"})
+    assert time.monotonic() - started < 5
     assert response.status_code == 503
     error = response.get_json()["error"]
     assert error["code"] == "upstream_unavailable"
     assert error["fields"]["upstream"] == "products"
     assert "products" in error["message"]
+    assert shop.orders_stored() == 0 and shop.keys_stored() == {}
+
+
+def test_request_id_reaches_users_and_products(client, shop, users_app, products_app):
+    """Every call orders makes carries its own request's id, so the three services' logs line up."""
+    uid, pid = shop.user(), shop.product()
+    seen = []
+    for app in (users_app, products_app):
+        def recording(environ, start_response, inner=app.wsgi_app):
+            seen.append((environ["REQUEST_METHOD"], environ.get("HTTP_X_REQUEST_ID")))
+            return inner(environ, start_response)
+        app.wsgi_app = recording
+    response = order(client, uid, [{"product_id": pid, "quantity": 1}], **{"X-Request-Id": "rid-42"})
+    assert response.status_code == 201
+    assert seen == [("GET", "rid-42"), ("PUT", "rid-42")]
 
 
 def test_users_down_is_503_naming_it(make_orders, products_app, closed_port_url):
@@ -133,19 +230,25 @@ def test_users_down_is_503_naming_it(make_orders, products_app, closed_port_url)
     assert response.get_json()["error"]["fields"]["upstream"] == "users"
 
 
-def test_mesh_denial_is_reported_as_such(make_orders, users_app):
+def test_mesh_denial_is_reported_as_such(make_orders, upstreams, shop):
     """Envoy's RBAC filter answers a plain-text 403; orders must say the mesh denied the call."""
-    from flask import Flask
+    from flask import Flask, request
 
+    calls = []
     rbac = Flask("rbac")
-    rbac.add_url_rule("/<path:p>", "deny", lambda p: ("RBAC: access denied", 403, {"Content-Type": "text/plain"}),
-                      methods=["GET", "PUT", "DELETE"])
-    with serve(users_app) as users_url, serve(rbac) as denied_url:
-        app = make_orders(users_url, denied_url)
-        uid = users_app.test_client().post("/api/users", json={"name": "B", "email": "b@example.com"}).get_json()["id"]
-        response = app.test_client().post("/api/orders", json={"user_id": uid, "items": [{"product_id": 1, "quantity": 1}]})
+
+    @rbac.route("/<path:p>", methods=["GET", "PUT", "DELETE"])
+    def deny(p):
+        calls.append(request.method)
+        return "RBAC: access denied", 403, {"Content-Type": "text/plain"}
+
+    with serve(rbac) as denied_url:
+        app = make_orders(upstreams["USERS_URL"], denied_url)
+        response = order(app.test_client(), shop.user(), [{"product_id": 1, "quantity": 1}], **{KEY: "k-denied"})
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "upstream_denied"
+    assert calls == ["PUT"]  # the denied call never reached products: nothing to release
+    assert shop.orders_stored() == 0 and shop.keys_stored() == {}
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from products.models import Product
 from shopcommon import APIError, db
 from shopcommon.pagination import paginate
-from shopcommon.validation import Fields, json_body
+from shopcommon.validation import json_body, product_request
 
 bp = Blueprint("products", __name__, url_prefix="/products")
 
@@ -27,12 +27,8 @@ def get_product(product_id: int):
 
 @bp.post("")
 def create_product():
-    fields = Fields(json_body())
-    name = fields.text("name")
-    price_cents = fields.money("price")
-    stock = fields.integer("stock", minimum=0, required=False)
-    fields.check()
-    product = Product(name=name, price_cents=price_cents, stock=stock or 0)
+    name, price_cents, stock = product_request(json_body())
+    product = Product(name=name, price_cents=price_cents, stock=stock)
     db.session.add(product)
     db.session.commit()
     return product.to_dict(), 201, {"Location": url_for("products.get_product", product_id=product.id)}

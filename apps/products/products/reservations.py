@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from products.models import Product, Reservation, ReservationItem
 from shopcommon import APIError, db
+from shopcommon.errors import INSUFFICIENT_STOCK, UNKNOWN_PRODUCT
 from shopcommon.validation import Fields, json_body, order_items
 
 bp = Blueprint("reservations", __name__, url_prefix="/products/reservations")
@@ -54,7 +55,7 @@ def reserve(reservation_id: str):
     """Take every item's quantity out of stock, all or nothing."""
     _check_id(reservation_id)
     fields = Fields(json_body())
-    items = order_items(fields)
+    lines = order_items(fields)
     fields.check()
 
     previous = _existing(reservation_id)
@@ -63,9 +64,9 @@ def reserve(reservation_id: str):
 
     wanted: dict[int, int] = defaultdict(int)
     labels: dict[int, str] = {}
-    for index, (product_id, quantity) in enumerate(items):
-        wanted[product_id] += quantity
-        labels.setdefault(product_id, f"items[{index}]")
+    for index, line in enumerate(lines):
+        wanted[line.product_id] += line.quantity
+        labels.setdefault(line.product_id, f"items[{index}]")
 
     try:
         reservation = _take_stock(reservation_id, wanted, labels)
@@ -106,10 +107,10 @@ def _take_stock(reservation_id: str, wanted: dict[int, int], labels: dict[int, s
 
     if missing:
         db.session.rollback()
-        raise APIError(422, "unknown_product", "the order names products that do not exist", missing)
+        raise APIError(422, UNKNOWN_PRODUCT, "the order names products that do not exist", missing)
     if short:
         db.session.rollback()
-        raise APIError(409, "insufficient_stock", "not enough stock for every item", short)
+        raise APIError(409, INSUFFICIENT_STOCK, "not enough stock for every item", short)
     db.session.commit()
     return reservation
 

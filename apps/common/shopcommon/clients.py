@@ -1,0 +1,212 @@
+"""Typed clients for the calls between services: one per service, on its sidecar ``Upstream``.
+
+A client owns its service's paths, which answers mean what and the error codes that cross the
+boundary, so a caller never builds a path or reads an error envelope. Money is integer cents in
+every value here: the decimal strings of the wire are parsed once, in ``from_json``.
+
+Errors are ``APIError``s: a refusal (4xx) as the service said it, code and fields included, so a
+caller can pass it on or show it next to a form's fields; a failure (5xx, no answer, the mesh's
+own answer) as a 503 naming the service.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Self, TypeVar
+from urllib.parse import urlencode
+
+import requests
+from flask import current_app
+
+from shopcommon.errors import INSUFFICIENT_STOCK, UNKNOWN_PRODUCT, UPSTREAM_DENIED, UPSTREAM_UNAVAILABLE, APIError
+from shopcommon.upstream import Upstream, UpstreamUnavailable
+from shopcommon.validation import OrderLine, format_money, parse_money
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PricedLine(OrderLine):
+    """An order line with the unit price products charged when it reserved the stock."""
+
+    unit_price_cents: int
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> "PricedLine":
+        return cls(item["product_id"], item["quantity"], parse_money(item["unit_price"]))
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    email: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "User":
+        return cls(data["id"], data["name"], data["email"])
+
+
+@dataclass(frozen=True)
+class Product:
+    id: int
+    name: str
+    price_cents: int
+    stock: int
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Product":
+        return cls(data["id"], data["name"], parse_money(data["price"]), data["stock"])
+
+
+@dataclass(frozen=True)
+class Order:
+    id: int
+    user_id: int
+    lines: tuple[PricedLine, ...]
+    total_cents: int
+    status: str
+    created_at: str  # ISO 8601 in UTC, as orders wrote it
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Order":
+        return cls(data["id"], data["user_id"], tuple(PricedLine.from_json(i) for i in data["items"]),
+                   parse_money(data["total"]), data["status"], data["created_at"])
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Stock products holds for one order, each line priced."""
+
+    id: str
+    lines: tuple[PricedLine, ...]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Reservation":
+        return cls(data["id"], tuple(PricedLine.from_json(i) for i in data["items"]))
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list, and how many there are in all."""
+
+    items: list[T]
+    total: int
+
+
+def _lines_json(lines: Sequence[OrderLine]) -> list[dict[str, int]]:
+    return [{"product_id": line.product_id, "quantity": line.quantity} for line in lines]
+
+
+class _Client(Generic[T]):
+    """Reads one kind of resource from one service: ``get``, ``page``, and a create for subclasses."""
+
+    service: ClassVar[str]
+    path: ClassVar[str]
+    parse: ClassVar[Callable[[dict[str, Any]], Any]]
+
+    def __init__(self, upstream: Upstream):
+        self.upstream = upstream
+
+    @classmethod
+    def current(cls) -> Self:
+        """A client on the upstream the current app set up at start for this service."""
+        return cls(current_app.extensions[f"upstream.{cls.service}"])
+
+    def get(self, resource_id: int) -> T | None:
+        """The resource, or None when the service has none with that id."""
+        response = self.upstream.call("GET", f"{self.path}/{resource_id}")
+        if response.status_code == 404:
+            return None
+        return self.parse(self._expect(response, 200))
+
+    def page(self, limit: int = 50, offset: int = 0, newest_first: bool = False, **filters: int) -> Page[T]:
+        """One page of the list, ordered by id (oldest first unless ``newest_first``)."""
+        query = {"limit": limit, "offset": offset, "order": "desc" if newest_first else "asc", **filters}
+        response = self.upstream.call("GET", f"{self.path}?{urlencode(query)}")
+        data = self._expect(response, 200)
+        return Page([self.parse(item) for item in data["items"]], data["total"])
+
+    def _create(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> T:
+        return self.parse(self._expect(self.upstream.call("POST", self.path, json=body, headers=headers), 201))
+
+    def _expect(self, response: requests.Response, *statuses: int) -> dict[str, Any]:
+        """The answer's JSON when its status is one of ``statuses``; else the service's error, raised."""
+        if response.status_code not in statuses:
+            raise self._error(response)
+        return response.json()
+
+    def _error(self, response: requests.Response) -> APIError:
+        error = response.json().get("error", {})
+        status, code, message = response.status_code, error.get("code", "http_error"), error.get("message", "")
+        # a failure of the service itself becomes a 503 naming it; one it reports about its own
+        # upstream passes through as it is, naming the part that is missing
+        if status >= 500 and code not in (UPSTREAM_UNAVAILABLE, UPSTREAM_DENIED):
+            name = self.upstream.name
+            return UpstreamUnavailable(name, f"{name} failed (HTTP {status}): {message}")
+        return APIError(status, code, message, error.get("fields", {}))
+
+
+class UsersClient(_Client[User]):
+    service = "users"
+    path = "/api/users"
+    parse = User.from_json
+
+    def exists(self, user_id: int) -> bool:
+        return self.get(user_id) is not None
+
+    def create(self, name: str, email: str) -> User:
+        """A new user; 400 names each bad field, 409 ``duplicate_email``."""
+        return self._create({"name": name, "email": email})
+
+
+class ProductsClient(_Client[Product]):
+    service = "products"
+    path = "/products"
+    parse = Product.from_json
+
+    def create(self, name: str, price_cents: int, stock: int) -> Product:
+        return self._create({"name": name, "price": format_money(price_cents), "stock": stock})
+
+    def reserve(self, reservation_id: str, lines: Sequence[OrderLine]) -> Reservation:
+        """Hold every line's stock, all or nothing, at today's prices; repeating it holds no more.
+
+        Products' refusals pass on as they are: 409 ``insufficient_stock`` and 422 ``unknown_product``,
+        each bad line named in the fields. After those, and after the mesh's denial (503
+        ``upstream_denied``), products certainly holds nothing. After an ``UpstreamUnavailable`` it is
+        unknown whether it does: the caller releases the reservation to be sure.
+        """
+        response = self.upstream.call("PUT", f"/products/reservations/{reservation_id}",
+                                      json={"items": _lines_json(lines)})
+        if response.status_code in (200, 201):
+            return Reservation.from_json(response.json())
+        error = self._error(response)
+        if error.code in (INSUFFICIENT_STOCK, UNKNOWN_PRODUCT) or isinstance(error, UpstreamUnavailable):
+            raise error
+        # any other refusal (a body products cannot read, an id already released) is not the buyer's
+        # to fix, and this client cannot vouch that nothing is held
+        raise UpstreamUnavailable(self.upstream.name,
+                                  f"products refused the reservation (HTTP {error.status}): {error.message}")
+
+    def release(self, reservation_id: str) -> None:
+        """Give the reserved stock back; harmless when repeated or when nothing was reserved."""
+        self._expect(self.upstream.call("DELETE", f"/products/reservations/{reservation_id}"), 200)
+
+
+class OrdersClient(_Client[Order]):
+    service = "orders"
+    path = "/api/orders"
+    parse = Order.from_json
+
+    def page(self, limit: int = 50, offset: int = 0, newest_first: bool = False,
+             user_id: int | None = None) -> Page[Order]:
+        filters = {} if user_id is None else {"user_id": user_id}
+        return super().page(limit, offset, newest_first, **filters)
+
+    def create(self, user_id: int, lines: Sequence[OrderLine], idempotency_key: str | None = None) -> Order:
+        """Place an order; a retry with the same ``idempotency_key`` answers with the first order.
+
+        Refusals: 400 (fields named as ``items[i].quantity`` …), 422 ``unknown_user`` /
+        ``unknown_product``, 409 ``insufficient_stock`` / ``request_in_progress``.
+        """
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self._create({"user_id": user_id, "items": _lines_json(lines)}, headers)

@@ -1,0 +1,120 @@
+"""The users and products clients against the real apps on loopback ports: paths, statuses, codes, money."""
+
+import pytest
+from flask import Flask
+
+from products.models import Reservation
+from shopcommon import APIError, db
+from shopcommon.clients import Page, PricedLine, Product, ProductsClient, User, UsersClient
+from shopcommon.errors import INSUFFICIENT_STOCK, UNKNOWN_PRODUCT, UPSTREAM_DENIED
+from shoptesting import serve
+from shopcommon.upstream import Upstream, UpstreamUnavailable
+from shopcommon.validation import OrderLine
+
+
+@pytest.fixture
+def users(upstreams) -> UsersClient:
+    return UsersClient(Upstream("users", upstreams["USERS_URL"]))
+
+
+@pytest.fixture
+def products(upstreams) -> ProductsClient:
+    return ProductsClient(Upstream("products", upstreams["PRODUCTS_URL"]))
+
+
+def test_users_create_get_exists_and_page(users):
+    ada = users.create("Ada", "Ada@Example.com")
+    assert ada == User(ada.id, "Ada", "ada@example.com")
+    grace = users.create("Grace", "grace@example.com")
+    assert users.get(ada.id) == ada
+    assert users.get(grace.id + 1) is None
+    assert users.exists(ada.id) and not users.exists(grace.id + 1)
+    assert users.page(limit=1, newest_first=True) == Page([grace], total=2)
+    assert users.page(limit=1, offset=1) == Page([grace], total=2)
+
+
+def test_users_refusals_keep_their_code_and_fields(users):
+    with pytest.raises(APIError) as bad:
+        users.create("", "nope")
+    assert (bad.value.status, bad.value.code) == (400, "validation_failed")
+    assert set(bad.value.fields) == {"name", "email"}
+    users.create("Ada", "ada@example.com")
+    with pytest.raises(APIError) as duplicate:
+        users.create("Ada", "ada@example.com")
+    assert (duplicate.value.status, duplicate.value.code) == (409, "duplicate_email")
+    assert duplicate.value.fields == {"email": "is already registered"}
+
+
+def test_products_money_is_cents_inside(products, shop):
+    made = products.create("Lamp", 1999, 4)
+    assert made == Product(made.id, "Lamp", 1999, 4)
+    assert shop.products.get(f"/products/{made.id}").get_json()["price"] == "19.99"  # the wire keeps decimals
+    assert products.get(made.id) == made
+    assert products.page() == Page([made], total=1)
+
+
+def test_reserve_prices_each_line_and_release_gives_it_back(products, shop):
+    a, b = shop.product(price="2.50", stock=5), shop.product(price="0.99", stock=3)
+    lines = [OrderLine(a, 2), OrderLine(b, 3)]
+    reservation = products.reserve("r-1", lines)
+    assert reservation.id == "r-1"
+    assert set(reservation.lines) == {PricedLine(a, 2, 250), PricedLine(b, 3, 99)}
+    assert products.reserve("r-1", lines) == reservation  # a repeat holds no more
+    assert shop.stock(a) == 3 and shop.stock(b) == 0
+    products.release("r-1")
+    products.release("r-1")
+    assert shop.stock(a) == 5 and shop.stock(b) == 3 and shop.reservations() == ["released"]
+
+
+@pytest.mark.parametrize("wanted, status, code, field", [
+    (2, 409, INSUFFICIENT_STOCK, "items[0].quantity"),
+    (None, 422, UNKNOWN_PRODUCT, "items[0].product_id"),
+])
+def test_reserve_refusals_pass_on_with_the_line_named(products, shop, wanted, status, code, field):
+    pid = shop.product(stock=1)
+    line = OrderLine(pid, wanted) if wanted else OrderLine(pid + 100, 1)
+    with pytest.raises(APIError) as refused:
+        products.reserve("r-2", [line])
+    assert not isinstance(refused.value, UpstreamUnavailable)  # definite: products holds nothing
+    assert (refused.value.status, refused.value.code) == (status, code)
+    assert list(refused.value.fields) == [field]
+    assert shop.stock(pid) == 1 and shop.reservations() == []
+
+
+def test_any_other_reserve_answer_leaves_the_outcome_unknown(products, shop):
+    """A body products refuses, or an id it already released, is orders' fault, not the buyer's."""
+    pid = shop.product(stock=5)
+    with pytest.raises(UpstreamUnavailable) as bad_body:
+        products.reserve("r-3", [OrderLine(pid, 0)])
+    assert "HTTP 400" in bad_body.value.message and bad_body.value.fields["upstream"] == "products"
+    products.release("r-4")
+    with pytest.raises(UpstreamUnavailable, match="HTTP 409"):
+        products.reserve("r-4", [OrderLine(pid, 1)])
+    assert shop.stock(pid) == 5
+
+
+def test_a_crashing_service_is_a_503_naming_it(users, users_app):
+    with users_app.app_context():
+        db.metadata.drop_all(db.engine, tables=users_app.extensions["shop.tables"])
+    with pytest.raises(UpstreamUnavailable) as failed:
+        users.exists(1)
+    assert failed.value.status == 503
+    assert failed.value.fields["upstream"] == "users"
+    assert failed.value.message.startswith("users failed (HTTP 500)")
+
+
+def test_an_unreachable_service_is_unavailable(closed_port_url):
+    with pytest.raises(UpstreamUnavailable) as down:
+        ProductsClient(Upstream("products", closed_port_url)).reserve("r-5", [OrderLine(1, 1)])
+    assert down.value.fields["upstream"] == "products"
+
+
+def test_the_mesh_denying_a_call_is_not_an_unknown_outcome():
+    rbac = Flask("rbac")
+    rbac.add_url_rule("/<path:p>", "deny", lambda p: ("RBAC: access denied", 403, {"Content-Type": "text/plain"}),
+                      methods=["PUT"])
+    with serve(rbac) as denied_url, pytest.raises(APIError) as denied:
+        ProductsClient(Upstream("products", denied_url)).reserve("r-6", [OrderLine(1, 1)])
+    assert not isinstance(denied.value, UpstreamUnavailable)
+    assert (denied.value.status, denied.value.code) == (503, UPSTREAM_DENIED)
+    assert denied.value.fields["upstream"] == "products"
