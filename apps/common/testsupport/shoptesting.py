@@ -49,6 +49,22 @@ def make_app(factory, backend: str, folder: Path, service: str, **settings) -> F
     return app
 
 
+def service_app(factory, service: str):
+    """A fixture: ``factory``'s app on an empty database, once per back end in BACKENDS."""
+    @pytest.fixture(params=BACKENDS)
+    def app(request, tmp_path):
+        made = make_app(factory, request.param, tmp_path, service)
+        yield made
+        dispose(made)
+    return app
+
+
+@pytest.fixture
+def client(app):
+    """A test client for the suite's ``app`` fixture."""
+    return app.test_client()
+
+
 def reset_tables(app: Flask) -> None:
     """Drop and recreate the service's tables, so every test starts empty on any back end."""
     tables = app.extensions["shop.tables"]

@@ -18,11 +18,13 @@ from orders.models import IdempotencyKey, Order
 from shopcommon import APIError, db
 from shopcommon.clients import ProductsClient, Reservation, UsersClient
 from shopcommon.errors import UNKNOWN_USER
+from shopcommon.resources import read_routes
 from shopcommon.pagination import paginate
 from shopcommon.upstream import UpstreamUnavailable
 from shopcommon.validation import OrderLine, json_body, order_request
 
 bp = Blueprint("orders", __name__, url_prefix="/api/orders")
+read_routes(bp, Order, "order", listing=False)  # GET /api/orders/<id>; the list below filters by user
 log = logging.getLogger("shop")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -38,14 +40,6 @@ def list_orders():
                            {"user_id": "must be a whole number"})
         query = query.where(Order.user_id == int(user_id))
     return paginate(query, Order.to_dict, Order.id)
-
-
-@bp.get("/<id:order_id>")
-def get_order(order_id: int):
-    order = db.session.get(Order, order_id)
-    if order is None:
-        raise APIError(404, "order_not_found", f"order {order_id} does not exist", {"id": "no such order"})
-    return order.to_dict()
 
 
 @bp.post("")

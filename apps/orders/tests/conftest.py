@@ -60,11 +60,6 @@ def make_orders(backend, tmp_path):
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
 def closed_port_url():
     """A loopback URL where nothing listens."""
     with socket.socket() as s:

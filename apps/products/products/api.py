@@ -1,28 +1,14 @@
 """``/products``: list, read, create."""
 
 from flask import Blueprint, url_for
-from sqlalchemy import select
 
 from products.models import Product
-from shopcommon import APIError, db
-from shopcommon.pagination import paginate
+from shopcommon import db
+from shopcommon.resources import read_routes
 from shopcommon.validation import json_body, product_request
 
 bp = Blueprint("products", __name__, url_prefix="/products")
-
-
-@bp.get("")
-def list_products():
-    return paginate(select(Product), Product.to_dict, Product.id)
-
-
-@bp.get("/<id:product_id>")
-def get_product(product_id: int):
-    product = db.session.get(Product, product_id)
-    if product is None:
-        raise APIError(404, "product_not_found", f"product {product_id} does not exist",
-                       {"id": "no such product"})
-    return product.to_dict()
+read_routes(bp, Product, "product")  # GET /products (a page), GET /products/<id>
 
 
 @bp.post("")

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from products.models import Product, Reservation, ReservationItem
 from shopcommon import APIError, db
 from shopcommon.errors import INSUFFICIENT_STOCK, UNKNOWN_PRODUCT
+from shopcommon.resources import get_or_404
 from shopcommon.validation import Fields, json_body, order_items
 
 bp = Blueprint("reservations", __name__, url_prefix="/products/reservations")
@@ -43,11 +44,7 @@ def _existing(reservation_id: str):
 @bp.get("/<reservation_id>")
 def get_reservation(reservation_id: str):
     _check_id(reservation_id)
-    reservation = db.session.get(Reservation, reservation_id)
-    if reservation is None:
-        raise APIError(404, "reservation_not_found", f"reservation {reservation_id} does not exist",
-                       {"id": "no such reservation"})
-    return reservation.to_dict()
+    return get_or_404(Reservation, reservation_id, "reservation").to_dict()
 
 
 @bp.put("/<reservation_id>")

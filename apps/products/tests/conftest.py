@@ -4,19 +4,9 @@ from sqlalchemy import select
 from products import create_app
 from products.models import Product, Reservation
 from shopcommon import db
-from shoptesting import BACKENDS, dispose, make_app
+from shoptesting import service_app
 
-
-@pytest.fixture(params=BACKENDS)
-def app(request, tmp_path):
-    app = make_app(create_app, request.param, tmp_path, "products")
-    yield app
-    dispose(app)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
+app = service_app(create_app, "products")
 
 
 class Store:

@@ -1,20 +1,10 @@
 import pytest
 
-from shoptesting import BACKENDS, dispose, make_app
+from shoptesting import service_app
 from users import create_app
 from users.models import User
 
-
-@pytest.fixture(params=BACKENDS)
-def app(request, tmp_path):
-    app = make_app(create_app, request.param, tmp_path, "users")
-    yield app
-    dispose(app)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
+app = service_app(create_app, "users")
 
 
 @pytest.fixture

@@ -5,29 +5,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from shopcommon import APIError, db
-from shopcommon.pagination import paginate
+from shopcommon.resources import read_routes
 from shopcommon.validation import Fields, json_body
 from users.models import User
 
 bp = Blueprint("users", __name__, url_prefix="/api/users")
+read_routes(bp, User, "user")  # GET /api/users (a page), GET /api/users/<id>
 
 
 def _duplicate_email(email: str) -> APIError:
     return APIError(409, "duplicate_email", f"a user with email {email} already exists",
                     {"email": "is already registered"})
-
-
-@bp.get("")
-def list_users():
-    return paginate(select(User), User.to_dict, User.id)
-
-
-@bp.get("/<id:user_id>")
-def get_user(user_id: int):
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise APIError(404, "user_not_found", f"user {user_id} does not exist", {"id": "no such user"})
-    return user.to_dict()
 
 
 @bp.post("")
