@@ -23,7 +23,7 @@ help:
 	@echo "make test     unit tests (SQLite, and PostgreSQL when TEST_POSTGRES_URL answers) + the mesh suite"
 	@echo "make images   build local stand-ins for the base images (no registry needed) and write .env"
 	@echo "make docker-engine  install and start a Docker engine and Compose v2 if none answers (root)"
-	@echo "make clean-data  delete databases, Consul data and logs under volumes/ (after make down)"
+	@echo "make clean-data  delete databases, Consul data, generated secrets and logs under volumes/ (after make down)"
 
 venv: $(STAMP)
 
@@ -86,4 +86,6 @@ test: unit integration integration-containers
 
 clean-data:
 	@if [ -f volumes/run/consul.pid ]; then echo "run make down first"; exit 1; fi
-	rm -rf volumes/consul volumes/users volumes/products volumes/orders volumes/logs volumes/run
+	@# everything make up wrote (each service's data, Consul's, secrets, logs, pid files); not the
+	@# container mesh's data (volumes/docker) nor the browser tests' screenshots
+	find volumes -mindepth 1 -maxdepth 1 ! -name README.md ! -name docker ! -name screenshots -exec rm -rf {} +

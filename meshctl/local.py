@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 MESH_CONFIG = Path(os.environ.get("MESH_CONFIG", REPO / "consul-config"))
 VOLUMES = Path(os.environ.get("VOLUMES_DIR", REPO / "volumes"))
 RUN_DIR = VOLUMES / "run"
+SECRETS = VOLUMES / "secrets"  # generated on first start, owner-only; `make clean-data` removes them
 LOG_DIR = VOLUMES / "logs"
 CONSUL_BIN = Path(os.environ.get("CONSUL_BIN", REPO / ".cache" / "consul" / "consul"))
 CONSUL_PORTS = (8500, 8502, 8300, 8301, 8302)
@@ -96,15 +97,36 @@ def start_consul(mesh: dict[str, Service]) -> bool:
                       f"(`ss -ltnp` shows which)")
     data_dir = VOLUMES / "consul"
     data_dir.mkdir(parents=True, exist_ok=True)
+    gossip = gossip_config()
     say("consul: starting (server, UI and HTTP API on 127.0.0.1:8500, gRPC/xDS on 8502)")
     consul.start([str(CONSUL_BIN), "agent", "-config-file", str(MESH_CONFIG / "agent.hcl"),
-                  "-config-file", str(MESH_CONFIG / "agent-local.hcl"),
+                  "-config-file", str(MESH_CONFIG / "agent-local.hcl"), "-config-file", str(gossip),
                   "-config-dir", str(MESH_CONFIG / "services"), "-data-dir", str(data_dir)],
                  base_env(), REPO)
     wait_for("Consul to elect itself leader", consul_api.leader, STARTUP_TIMEOUT, consul)
     wait_for("Consul to register every service definition",
              lambda: all(consul_api.service(s.sidecar_id) for s in mesh.values()), STARTUP_TIMEOUT, consul)
     return True
+
+
+def gossip_config() -> Path:
+    """``volumes/secrets/gossip.hcl``: this mesh's gossip encryption key, made on first start.
+
+    Only its owner can read it, and the key goes to Consul in a file, never on a command line.
+    """
+    path = SECRETS / "gossip.hcl"
+    if path.exists():
+        return path
+    SECRETS.mkdir(parents=True, exist_ok=True)
+    SECRETS.chmod(0o700)
+    key = subprocess.run([str(CONSUL_BIN), "keygen"], capture_output=True, text=True, check=True,
+                         timeout=30).stdout.strip()
+    draft = path.with_suffix(".new")
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        file.write(f'encrypt = "{key}"\n')
+    draft.replace(path)
+    say(f"consul: generated the gossip encryption key ({path.relative_to(VOLUMES.parent)}, owner-only)")
+    return path
 
 
 def apply_config(force: bool) -> None:

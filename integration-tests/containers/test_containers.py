@@ -225,3 +225,15 @@ def test_processes_do_not_run_as_root(stack, service):
     assert top.returncode == 0, top.stderr
     rows = [line.split(None, 2) for line in top.stdout.splitlines()[1:] if line.strip()]
     assert rows and all(uid != "0" for _, uid, _ in rows), top.stdout
+
+
+def test_gossip_is_encrypted_with_a_key_made_on_first_start(consul_client):
+    serf = consul_client.agent.self()["Stats"]
+    assert serf["serf_lan"]["encrypted"] == "true", serf
+    key_file = "/consul/data/secrets/gossip.hcl"
+    assert docker("exec", container("consul"), "stat", "-c", "%a %U", key_file).stdout.split() == ["600", "consul"]
+    key = docker("exec", container("consul"), "cat", key_file).stdout.split('"')[1]
+    logs_ = docker("logs", container("consul"))
+    # never in its logs, its command line or its environment
+    assert key not in logs_.stdout + logs_.stderr
+    assert key not in docker("inspect", container("consul")).stdout
