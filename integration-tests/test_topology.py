@@ -23,6 +23,7 @@ def as_consul_sees_it(client, name: str) -> dict:
         "admin_port": int(service["Meta"]["envoy_admin_port"]), "wsgi_app": service["Meta"]["wsgi_app"],
         "checks": sorted(c["Type"] for c in checks),
         "expose": [(p["Path"], p["LocalPathPort"], p["ListenerPort"]) for p in (proxy.get("Expose") or {}).get("Paths") or []],
+        "local_service_port": proxy.get("LocalServicePort"),
         "upstreams": [(u["DestinationName"], u.get("LocalBindAddress") or "127.0.0.1", u["LocalBindPort"])
                       for u in proxy.get("Upstreams") or []],
     }
@@ -34,6 +35,7 @@ def as_derived(service: topology.Service) -> dict:
         "admin_port": service.admin_port, "wsgi_app": service.wsgi_app,
         "checks": ["http"],
         "expose": [(service.health_path, service.port, service.expose_port)],
+        "local_service_port": service.port,
         "upstreams": [(u.service, u.address, u.port) for u in service.upstreams],
     }
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from meshctl import consul_api, envoy_admin, launch
 from meshctl.procs import Proc
-from meshctl.topology import Service, load
+from meshctl.topology import Service, TopologyError, load
 
 REPO = Path(__file__).resolve().parents[1]
 MESH_CONFIG = Path(os.environ.get("MESH_CONFIG", REPO / "consul-config"))
@@ -60,8 +60,9 @@ def wait_for(what: str, predicate, timeout: float, component: Proc | None = None
         if result:
             return result
         if component is not None and not component.running():
+            # gunicorn reports a worker that failed to boot after the worker's own traceback
             raise Failure(f"{component.name} exited while waiting for {what}\n"
-                          f"--- last lines of {component.log_file}:\n{component.tail()}")
+                          f"--- last lines of {component.log_file}:\n{component.tail(60)}")
         time.sleep(interval)
     tail = f"\n--- last lines of {component.log_file}:\n{component.tail()}" if component else ""
     raise Failure(f"timed out after {timeout:g}s waiting for {what}{tail}")
@@ -269,16 +270,19 @@ def up(reset_config: bool = False) -> int:
 
 
 def down() -> int:
-    mesh = services()
-    for service in reversed(mesh.values()):
-        if proc(service.sidecar_id).stop():
-            say(f"{service.name} sidecar: stopped")
-    for service in reversed(mesh.values()):
-        if proc(service.name).stop():
-            say(f"{service.name}: stopped")
-    if proc("consul").stop():
-        say("consul: stopped")
-    ports = set(CONSUL_PORTS).union(*(s.ports() for s in mesh.values()))
+    """Stop everything with a pid file (sidecars, then apps, then Consul), whatever the definitions
+    say now, then check that nothing of the mesh still listens."""
+    started = sorted(path.stem for path in RUN_DIR.glob("*.pid"))
+    sidecars = [name for name in started if name.endswith("-sidecar-proxy")]
+    apps = [name for name in started if name not in sidecars and name != "consul"]
+    for name in sidecars + apps + ["consul"]:
+        if proc(name).stop():
+            say(f"{name.removesuffix('-sidecar-proxy')}{' sidecar' if name in sidecars else ''}: stopped")
+    ports = set(CONSUL_PORTS)
+    try:
+        ports = ports.union(*(s.ports() for s in services().values()))
+    except TopologyError as err:
+        print(f"(not checking the services' ports: {err})", file=sys.stderr)
     busy = [p for p in sorted(ports) if port_open(p)]
     if busy:
         print(f"still listening on 127.0.0.1 ports {busy}: not started by `make up` "

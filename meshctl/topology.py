@@ -137,7 +137,7 @@ def _service(path: Path) -> Service:
         Upstream(need(u, "destination_name", "upstreams[]."), u.get("local_bind_address") or "127.0.0.1",
                  int(need(u, "local_bind_port", "upstreams[].")))
         for u in proxy.get("upstreams") or [])
-    return Service(
+    service = Service(
         name=need(raw, "name", "service."),
         address=need(raw, "address", "service."),
         port=int(need(raw, "port", "service.")),
@@ -150,6 +150,25 @@ def _service(path: Path) -> Service:
         file=path,
         definition=definition,
     )
+    _check_agrees(service, raw, exposed[health_path])
+    return service
+
+
+def _check_agrees(service: Service, raw: dict, exposed: dict) -> None:
+    """What a definition has to say twice (Consul wants it so) must say the same both times."""
+    sidecar = _sidecar(raw)
+    said = [
+        ("service.id", raw.get("id", service.name), service.name, "service.name"),
+        ("the port in service.check.http", urlsplit(raw["check"]["http"]).port, service.port, "service.port"),
+        ("proxy.local_service_port", (sidecar.get("proxy") or {}).get("local_service_port", service.port),
+         service.port, "service.port"),
+        ("proxy.expose.paths[].local_path_port", exposed.get("local_path_port"), service.port, "service.port"),
+    ] + [("the port in connect.sidecar_service.checks[].tcp", int(c["tcp"].rsplit(":", 1)[1]),
+          service.sidecar_port, "connect.sidecar_service.port")
+         for c in sidecar.get("checks") or [] if "tcp" in c]
+    for where, stated, expected, source in said:
+        if stated != expected:
+            raise TopologyError(f"{service.file}: {where} is {stated!r}, but {source} is {expected!r}")
 
 
 def _check_upstreams(services: dict[str, Service]) -> None:

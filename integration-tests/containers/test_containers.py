@@ -152,8 +152,9 @@ def test_a_stranger_on_the_mesh_network_reaches_no_app_and_no_database(stack):
         assert not seen[f"plaintext {s.name}:{s.sidecar_port}"].startswith("HTTP/"), seen
 
 
-def test_compose_runs_every_service_of_the_topology_on_its_defined_port(stack):
-    """services.yml names no port but the frontend's published one: it must match the definition."""
+def test_compose_has_every_service_of_the_topology_and_publishes_the_frontends_port(stack):
+    """Each defined service has its app and sidecar in services.yml; the one port services.yml names,
+    the frontend's published one, is the frontend's defined port."""
     config = json.loads(compose("config", "--format", "json").stdout)["services"]
     for service in MESH.values():
         assert config[service.name]["build"]["args"]["SERVICE"] == service.name

@@ -56,8 +56,14 @@ def _edit(config, name, change):
     ("users", lambda s: s["connect"]["sidecar_service"]["proxy"].pop("expose"), "must expose the check's path"),
     ("orders", lambda s: s["connect"]["sidecar_service"]["proxy"]["upstreams"].append(
         {"destination_name": "payments", "local_bind_port": 8104}), "upstream 'payments' has no service definition"),
-    ("orders", lambda s: s.update(port=5002), "port 5002 is already used by"),
-    ("users", lambda s: s.update(name="products"), "service 'products' is also defined in"),
+    ("orders", lambda s: s["connect"]["sidecar_service"]["proxy"]["upstreams"][0].update(local_bind_port=8012),
+     "port 8012 is already used by"),
+    ("users", lambda s: s.update(name="products", id="products"), "service 'products' is also defined in"),
+    # a fact stated twice must agree, or gunicorn would listen where Consul and Envoy do not look
+    ("users", lambda s: s.update(port=5012), "the port in service.check.http is 5002, but service.port is 5012"),
+    ("users", lambda s: s.update(id="users-1"), "service.id is 'users-1', but service.name is 'users'"),
+    ("orders", lambda s: s["connect"]["sidecar_service"].update(port=21014),
+     "the port in connect.sidecar_service.checks\\[\\].tcp is 21004"),
 ])
 def test_a_definition_the_mesh_cannot_run_is_refused_by_name(mesh_config, name, change, message):
     _edit(mesh_config, name, change)

@@ -3,8 +3,9 @@
 import os
 
 from flask import Flask
-from werkzeug.routing import IntegerConverter
+from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.routing import IntegerConverter
 
 from shopcommon import config
 from shopcommon.db import db, engine_options, tune_sqlite
@@ -59,11 +60,35 @@ def init_database(app: Flask, service: str, models: tuple) -> None:
         create_schema(app)
 
 
+class SchemaMismatch(RuntimeError):
+    """A table exists with other columns than the model's: made by another version of the service."""
+
+    def __init__(self, table: str, message: str):
+        super().__init__(message)
+        self.table = table
+
+
 def create_schema(app: Flask) -> None:
-    """Create this service's missing tables; several workers may race to do it at once."""
+    """Create this service's missing tables; several workers may race to do it at once.
+
+    Tables are created, never migrated: one left by another version would fail at the first write,
+    so the service refuses to start on it instead, saying what to do.
+    """
     tables = app.extensions["shop.tables"]
     try:
         db.metadata.create_all(db.engine, tables=tables)
     except SQLAlchemyError:
         # another worker created them between our check and our CREATE
         db.metadata.create_all(db.engine, tables=tables)
+    inspector = inspect(db.engine)
+    for table in tables:
+        found = {column["name"] for column in inspector.get_columns(table.name)}
+        wanted = {column.name for column in table.columns}
+        if found != wanted:
+            where = db.engine.url.render_as_string(hide_password=True)
+            db.engine.dispose()  # this app will not run: close what it opened
+            raise SchemaMismatch(table.name,
+                f"the {table.name} table in {where} was made by another version of "
+                f"{app.config['SERVICE_NAME']} (extra columns: {sorted(found - wanted)}, missing: "
+                f"{sorted(wanted - found)}); this service keeps no migrations: start it on an empty "
+                f"database (local mode: `make down && make clean-data && make up`)")

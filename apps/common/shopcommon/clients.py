@@ -117,14 +117,24 @@ class _Client(Generic[T]):
         response = self.upstream.call("GET", f"{self.path}/{resource_id}")
         if response.status_code == 404:
             return None
-        return self.parse(self._expect(response, 200))
+        return self.parse(self._read(response))
 
     def page(self, limit: int = 50, offset: int = 0, newest_first: bool = False, **filters: int) -> Page[T]:
         """One page of the list, ordered by id (oldest first unless ``newest_first``)."""
         query = {"limit": limit, "offset": offset, "order": "desc" if newest_first else "asc", **filters}
-        response = self.upstream.call("GET", f"{self.path}?{urlencode(query)}")
-        data = self._expect(response, 200)
+        data = self._read(self.upstream.call("GET", f"{self.path}?{urlencode(query)}"))
         return Page([self.parse(item) for item in data["items"]], data["total"])
+
+    def _read(self, response: requests.Response) -> dict[str, Any]:
+        """A read's 200 JSON; a read this client built and the service refused is not the caller's
+        to fix, so any refusal is the service being unavailable to it."""
+        try:
+            return self._expect(response, 200)
+        except UpstreamUnavailable:
+            raise
+        except APIError as err:
+            raise UpstreamUnavailable(self.upstream.name, f"{self.upstream.name} refused a read "
+                                      f"(HTTP {err.status}): {err.message}", err.code) from None
 
     def _create(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> T:
         return self.parse(self._expect(self.upstream.call("POST", self.path, json=body, headers=headers), 201))
@@ -184,8 +194,8 @@ class ProductsClient(_Client[Product]):
             raise error
         # any other refusal (a body products cannot read, an id already released) is not the buyer's
         # to fix, and this client cannot vouch that nothing is held
-        raise UpstreamUnavailable(self.upstream.name,
-                                  f"products refused the reservation (HTTP {error.status}): {error.message}")
+        raise UpstreamUnavailable(self.upstream.name, f"products refused the reservation (HTTP {error.status})",
+                                  error.message)
 
     def release(self, reservation_id: str) -> None:
         """Give the reserved stock back; harmless when repeated or when nothing was reserved."""

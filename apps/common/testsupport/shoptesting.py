@@ -14,6 +14,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
+from shopcommon.app import SchemaMismatch
 from shopcommon.db import db
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -44,9 +45,26 @@ def database_url(backend: str, folder: Path, service: str) -> str:
 
 def make_app(factory, backend: str, folder: Path, service: str, **settings) -> Flask:
     """``factory``'s app on an empty database of ``backend``; ``settings`` override config."""
-    app = factory({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url(backend, folder, service), **settings})
+    config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url(backend, folder, service), **settings}
+    for _ in range(20):
+        try:
+            app = factory(config)
+            break
+        except SchemaMismatch as stale:
+            # the test database is reused between runs: a table an older version left behind goes
+            _drop_table(config["SQLALCHEMY_DATABASE_URI"], stale.table)
     reset_tables(app)
     return app
+
+
+def _drop_table(url: str, table: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            cascade = " CASCADE" if engine.dialect.name == "postgresql" else ""
+            connection.execute(text(f'DROP TABLE IF EXISTS "{table}"{cascade}'))
+    finally:
+        engine.dispose()
 
 
 def service_app(factory, service: str):

@@ -16,7 +16,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     read = config.seconds("UPSTREAM_TIMEOUT", 3.0)
     for name in ("users", "products"):
         key = f"{name.upper()}_URL"
-        # the sidecar's local upstream listener, e.g. http://127.0.0.1:8002; never a real address
+        # the sidecar's local upstream listener, e.g. http://127.0.0.1:8102; never a real address
         url = app.config.get(key) or config.required(key)
         app.extensions[f"upstream.{name}"] = Upstream(name, url.rstrip("/"), connect, read)
 

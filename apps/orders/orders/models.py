@@ -75,5 +75,6 @@ class IdempotencyKey(db.Model):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    # when the key was claimed: what an operator goes by before deleting long-finished keys
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     order: Mapped[Order | None] = relationship()

@@ -3,13 +3,12 @@
 import pytest
 from flask import Flask
 
-from products.models import Reservation
 from shopcommon import APIError, db
 from shopcommon.clients import Page, PricedLine, Product, ProductsClient, User, UsersClient
 from shopcommon.errors import INSUFFICIENT_STOCK, UNKNOWN_PRODUCT, UPSTREAM_DENIED
-from shoptesting import serve
 from shopcommon.upstream import Upstream, UpstreamUnavailable
 from shopcommon.validation import OrderLine
+from shoptesting import serve
 
 
 @pytest.fixture
@@ -31,6 +30,14 @@ def test_users_create_get_exists_and_page(users):
     assert users.exists(ada.id) and not users.exists(grace.id + 1)
     assert users.page(limit=1, newest_first=True) == Page([grace], total=2)
     assert users.page(limit=1, offset=1) == Page([grace], total=2)
+
+
+def test_a_read_the_service_refuses_is_the_service_unavailable(users):
+    """A read is built by the client, not the caller: a 4xx to it is no answer the caller can fix."""
+    with pytest.raises(UpstreamUnavailable) as refused:
+        users.page(limit=1000)  # users allows at most 200
+    assert (refused.value.status, refused.value.code) == (503, "upstream_unavailable")
+    assert refused.value.fields == {"upstream": "users", "detail": "invalid_query"}
 
 
 def test_users_refusals_keep_their_code_and_fields(users):
