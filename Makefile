@@ -27,7 +27,7 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): requirements-dev.txt apps/common/requirements.txt apps/*/pyproject.toml frontend/pyproject.toml
+$(STAMP): requirements-dev.txt apps/common/requirements.txt frontend/requirements.txt apps/*/pyproject.toml frontend/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required (see README)"; exit 1; }
 	@echo "==> virtualenv: installing pinned packages into $(VENV)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

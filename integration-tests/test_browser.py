@@ -8,6 +8,8 @@ sidecar's upstream ports, the same way the frontend on :5001 does.
 import json
 import os
 import re
+import secrets
+import stat
 import uuid
 from pathlib import Path
 
@@ -30,8 +32,9 @@ def frontends(mesh):
     from frontend import create_app
     from shoptesting import serve
 
-    admin = create_app({"TESTING": True, **UPSTREAMS, "ADMIN_TOKEN": TOKEN})
-    reader = create_app({"TESTING": True, **UPSTREAMS, "ADMIN_TOKEN": None})
+    # a key of their own (the main frontend keeps its key in SECRET_KEY_FILE)
+    admin = create_app({"TESTING": True, **UPSTREAMS, "ADMIN_TOKEN": TOKEN, "SECRET_KEY": secrets.token_hex(32)})
+    reader = create_app({"TESTING": True, **UPSTREAMS, "ADMIN_TOKEN": None, "SECRET_KEY": secrets.token_hex(32)})
     with serve(admin) as admin_url, serve(reader) as reader_url:
         yield {"admin": admin_url, "reader": reader_url}
 
@@ -56,8 +59,12 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1100, "height": 800})
     context.set_default_timeout(15000)
     page = context.new_page()
+    # Chromium reports what the Content-Security-Policy blocked (an inline script or style) on its console
+    blocked = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and blocked.append(message.text))
     yield page
     context.close()
+    assert not blocked, f"the page broke its own Content-Security-Policy: {blocked}"
 
 
 def shot(page, name: str) -> None:
@@ -252,6 +259,11 @@ def test_a_stopped_service_only_blanks_its_own_section(page, frontends, consul_c
 
 
 def test_the_main_frontend_serves_the_pages(page, mesh):
-    page.goto(f"{FRONTEND}/")
+    response = page.goto(f"{FRONTEND}/")
     expect(page.get_by_role("heading", name="Shop", level=1)).to_be_visible()
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    # make up gave it no SECRET_KEY_FILE: its key is the one it made under volumes/, owner-only
+    from meshctl.local import VOLUMES
+    assert stat.S_IMODE((VOLUMES / "frontend" / "secret_key").stat().st_mode) == 0o600
     shot(page, "home")

@@ -1,11 +1,11 @@
 """frontend: the shop's web UI, the mesh and intentions pages, and ``/api/*`` forwarded to the services."""
 
-import hashlib
-import hmac
 import os
 
 from flask import Flask
+from flask_wtf.csrf import CSRFError
 
+from frontend.security import init_security
 from shopcommon import config, init_service
 from shopcommon.upstream import Upstream
 
@@ -13,17 +13,13 @@ UPSTREAMS = ("users", "products", "orders")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the frontend; upstream URLs, Consul's address and the admin token come from the environment."""
+    """Build the frontend; upstream URLs, Consul's address, the admin token and the secret key file come
+    from the environment."""
     app = Flask(__name__)
     init_service(app, "frontend", test_config)
     app.config.setdefault("CONSUL_HTTP_ADDR", os.environ.get("CONSUL_HTTP_ADDR", "http://127.0.0.1:8500"))
     app.config.setdefault("ADMIN_TOKEN", os.environ.get("ADMIN_TOKEN", "").strip() or None)
-    token = app.config["ADMIN_TOKEN"]
-    if token:
-        # sessions only carry the operator's sign-in, so they are keyed by the token itself: no
-        # second secret to configure, and changing the token signs everybody out
-        app.secret_key = hmac.new(token.encode(), b"frontend session", hashlib.sha256).hexdigest()
-        app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
+    init_security(app)
 
     connect = config.seconds("UPSTREAM_CONNECT_TIMEOUT", 1.0)
     # placing an order makes two calls of its own behind this one
@@ -43,21 +39,28 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+# status or exception -> (the envelope's code, the page's title, the page's message)
+ERROR_PAGES = {
+    404: ("not_found", "Not found", "There is nothing at this address."),
+    405: ("method_not_allowed", "Not allowed", "This page does not take that kind of request."),
+    CSRFError: ("csrf_failed", "Form expired",
+                "This form was not sent from a page of this site, or it waited too long. "
+                "Go back, reload the page and send it again."),
+}
+
+
 def _html_errors(app: Flask) -> None:
-    """A person gets a page for a missing page; an API client keeps the JSON envelope."""
+    """A person gets a page for a missing page or a refused form; an API client keeps the JSON envelope."""
     from flask import render_template, request
 
     from shopcommon.errors import error_response
 
-    titles = {404: ("Not found", "There is nothing at this address."),
-              405: ("Not allowed", "This page does not take that kind of request.")}
+    def handler(code: str, title: str, message: str):
+        def handle(err):
+            if request.path.startswith("/api/") or request.path.endswith(".json"):
+                return error_response(err.code, code, err.description or title)
+            return render_template("error.html", status=err.code, title=title, message=message), err.code
+        return handle
 
-    def handle(err):
-        title, message = titles[err.code]
-        if request.path.startswith("/api/") or request.path.endswith(".json"):
-            return error_response(err.code, "not_found" if err.code == 404 else "method_not_allowed",
-                                  err.description or title)
-        return render_template("error.html", status=err.code, title=title, message=message), err.code
-
-    app.register_error_handler(404, handle)
-    app.register_error_handler(405, handle)
+    for key, page in ERROR_PAGES.items():
+        app.register_error_handler(key, handler(*page))

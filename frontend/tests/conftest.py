@@ -1,5 +1,6 @@
 """The frontend against the real users, products and orders apps, each on a loopback port."""
 
+import re
 import socket
 
 import pytest
@@ -29,6 +30,33 @@ def services(request, tmp_path):
         dispose(app)
 
 
+@pytest.fixture(autouse=True)
+def secret_key_file(monkeypatch, tmp_path):
+    """Every frontend a test makes keeps its key in the test's own folder, made there as on a first start."""
+    path = tmp_path / "frontend" / "secret_key"
+    monkeypatch.setenv("SECRET_KEY_FILE", str(path))
+    return path
+
+
+def read_csrf_token(client, page: str) -> str:
+    """The CSRF token in the form ``page`` renders, read as a browser's form would carry it."""
+    html = client.get(page).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture
+def csrf_token():
+    return read_csrf_token
+
+
+@pytest.fixture
+def submit():
+    """Send a form as a browser does: open its page (``path`` itself unless told), then post with its token."""
+    def send(client, path: str, data: dict, page: str | None = None):
+        return client.post(path, data={**data, "csrf_token": read_csrf_token(client, page or path)})
+    return send
+
+
 @pytest.fixture
 def client(services):
     return create_app({"TESTING": True, **services}).test_client()
@@ -39,7 +67,6 @@ def closed_port_url():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{s.getsockname()[1]}"
-
 
 
 @pytest.fixture
@@ -60,8 +87,8 @@ def read_only_app(offline):
 
 
 @pytest.fixture
-def operator_client(offline_app):
+def operator_client(offline_app, submit):
     """A browser signed in as the operator Ann."""
     c = offline_app.test_client()
-    assert c.post("/login", data={"name": "Ann", "token": "s3cret"}).status_code == 303
+    assert submit(c, "/login", {"name": "Ann", "token": "s3cret"}).status_code == 303
     return c

@@ -56,16 +56,16 @@ def test_api_write_says_consul_is_unavailable(offline_app):
     ({"source": "web app", "destination": "orders", "mode": "allow"}, 400, "source must be a service name"),
     ({"source": "users", "destination": "orders", "mode": "allow"}, 503, "did not answer"),
 ])
-def test_the_form_shows_what_was_refused_and_keeps_the_input(operator_client, form, status, message):
-    response = operator_client.post("/intentions", data=form)
+def test_the_form_shows_what_was_refused_and_keeps_the_input(operator_client, submit, form, status, message):
+    response = submit(operator_client, "/intentions", form)
     page = response.get_data(as_text=True)
     assert response.status_code == status
     assert message in page
     assert f'value="{form["source"]}"' in page
 
 
-def test_the_form_needs_a_signed_in_operator(offline_app):
-    response = offline_app.test_client().post("/intentions", data={"source": "users", "destination": "orders"})
+def test_the_form_needs_a_signed_in_operator(offline_app, submit):
+    response = submit(offline_app.test_client(), "/intentions", {"source": "users", "destination": "orders"})
     assert response.status_code == 401
     assert "sign in with the admin token" in response.get_data(as_text=True)
 
@@ -89,7 +89,8 @@ def test_json_answers_503_when_consul_is_unavailable(read_only_app, path):
     ({"source": "orders", "destination": "products", "path": "/a b"}, 400, "invalid_path"),
     ({"source": "orders", "destination": "products", "method": "head"}, 503, "consul_unavailable"),
 ])
-def test_try_it_checks_its_input_before_asking_consul(read_only_app, body, status, code):
-    response = read_only_app.test_client().post("/api/intentions/try", json=body)
+def test_try_it_checks_its_input_before_asking_consul(read_only_app, csrf_token, body, status, code):
+    c = read_only_app.test_client()
+    response = c.post("/api/intentions/try", json=body, headers={"X-CSRFToken": csrf_token(c, "/intentions")})
     assert response.status_code == status
     assert response.get_json()["error"]["code"] == code

@@ -17,25 +17,25 @@ def test_sign_in_page_is_403_without_a_configured_token(read_only_app):
     ({"name": "Eve", "token": "wrong"}, "that is not the admin token"),
     ({"name": "Eve"}, "that is not the admin token"),
 ])
-def test_refused_sign_in_says_why_and_signs_nobody_in(offline_app, form, message):
+def test_refused_sign_in_says_why_and_signs_nobody_in(offline_app, submit, form, message):
     c = offline_app.test_client()
-    response = c.post("/login", data=form)
+    response = submit(c, "/login", form)
     assert response.status_code == 401
     assert message in response.get_data(as_text=True)
     with c.session_transaction() as session:
         assert "operator" not in session
 
 
-def test_sign_in_then_out(offline_app):
+def test_sign_in_then_out(offline_app, submit):
     c = offline_app.test_client()
     assert c.get("/login").status_code == 200
-    response = c.post("/login", data={"name": "  Ann  ", "token": "s3cret"})
+    response = submit(c, "/login", {"name": "  Ann  ", "token": "s3cret"})
     assert response.status_code == 303
     assert response.headers["Location"] == "/intentions"
     with c.session_transaction() as session:
         assert session["operator"] == "Ann"
 
-    response = c.post("/logout")
+    response = submit(c, "/logout", {}, page="/intentions")
     assert response.status_code == 303
     assert response.headers["Location"] == "/intentions"
     with c.session_transaction() as session:

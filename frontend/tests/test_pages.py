@@ -7,15 +7,15 @@ import pytest
 from frontend import create_app
 
 
-def test_user_form_creates_and_redirects_to_the_user(client):
-    response = client.post("/users", data={"name": "Ada", "email": "ada@example.com"})
+def test_user_form_creates_and_redirects_to_the_user(client, submit):
+    response = submit(client, "/users", {"name": "Ada", "email": "ada@example.com"})
     assert response.status_code == 303
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "User created." in page and "ada@example.com" in page
 
 
-def test_user_form_shows_each_error_next_to_its_field(client):
-    response = client.post("/users", data={"name": "", "email": "nope"})
+def test_user_form_shows_each_error_next_to_its_field(client, submit):
+    response = submit(client, "/users", {"name": "", "email": "nope"})
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert 'id="name-error">Name must not be empty' in page
@@ -23,24 +23,24 @@ def test_user_form_shows_each_error_next_to_its_field(client):
     assert 'value="nope"' in page  # what the person typed is kept
 
 
-def test_duplicate_email_is_shown_on_the_email_field(client):
-    client.post("/users", data={"name": "Ada", "email": "ada@example.com"})
-    page = client.post("/users", data={"name": "Ada", "email": "ada@example.com"}).get_data(as_text=True)
+def test_duplicate_email_is_shown_on_the_email_field(client, submit):
+    submit(client, "/users", {"name": "Ada", "email": "ada@example.com"})
+    page = submit(client, "/users", {"name": "Ada", "email": "ada@example.com"}).get_data(as_text=True)
     assert 'id="email-error">Email is already registered' in page
 
 
 @pytest.mark.parametrize("form, field", [({"name": "P", "price": "-1", "stock": "1"}, "price"),
                                          ({"name": "P", "price": "1.00", "stock": "lots"}, "stock"),
                                          ({"name": "", "price": "1.00", "stock": "1"}, "name")])
-def test_product_form_errors(client, form, field):
-    response = client.post("/products", data=form)
+def test_product_form_errors(client, submit, form, field):
+    response = submit(client, "/products", form)
     assert response.status_code == 400
     assert f'id="{field}-error"' in response.get_data(as_text=True)
     assert client.get("/api/products").get_json()["total"] == 0
 
 
-def test_product_form_creates_and_shows_the_price_as_money(client):
-    response = client.post("/products", data={"name": "Lamp", "price": "5.5", "stock": ""})
+def test_product_form_creates_and_shows_the_price_as_money(client, submit):
+    response = submit(client, "/products", {"name": "Lamp", "price": "5.5", "stock": ""})
     assert response.status_code == 303
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Product created." in page and "<dd>5.50</dd>" in page
@@ -59,12 +59,12 @@ def _ids(client):
     return user["id"], a["id"], b["id"]
 
 
-def test_order_form_places_an_order_and_shows_the_services_total(client):
+def test_order_form_places_an_order_and_shows_the_services_total(client, submit):
     uid, a, b = _ids(client)
     form = client.get("/orders/new").get_data(as_text=True)
     request_id = re.search(r'name="request_id" value="(\w+)"', form).group(1)
-    response = client.post("/orders/new", data={"user_id": uid, "request_id": request_id,
-                                                "product_id": [a, b, ""], "quantity": ["3", "1", "1"]})
+    response = submit(client, "/orders/new", {"user_id": uid, "request_id": request_id,
+                                              "product_id": [a, b, ""], "quantity": ["3", "1", "1"]})
     assert response.status_code == 303
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert 'data-testid="order-total">3.75<' in page
@@ -74,18 +74,18 @@ def test_order_form_places_an_order_and_shows_the_services_total(client):
     assert ">Buyer</a>" in listed and '<td class="num">3.75</td>' in listed
 
 
-def test_double_submitted_order_form_places_one_order(client):
+def test_double_submitted_order_form_places_one_order(client, submit):
     uid, a, _ = _ids(client)
     data = {"user_id": uid, "request_id": "same-form", "product_id": [a], "quantity": ["1"]}
-    first, second = client.post("/orders/new", data=data), client.post("/orders/new", data=data)
+    first, second = submit(client, "/orders/new", data), submit(client, "/orders/new", data)
     assert first.headers["Location"] == second.headers["Location"]
     assert client.get("/api/products/%d" % a).get_json()["stock"] == 9
 
 
-def test_order_form_says_which_item_lacks_stock(client):
+def test_order_form_says_which_item_lacks_stock(client, submit):
     uid, a, b = _ids(client)
-    response = client.post("/orders/new", data={"user_id": uid, "request_id": "r1",
-                                                "product_id": ["", a, b], "quantity": ["1", "1", "5"]})
+    response = submit(client, "/orders/new", {"user_id": uid, "request_id": "r1",
+                                              "product_id": ["", a, b], "quantity": ["1", "1", "5"]})
     page = response.get_data(as_text=True)
     assert response.status_code == 409
     assert "Not enough stock." in page
@@ -95,10 +95,10 @@ def test_order_form_says_which_item_lacks_stock(client):
     assert client.get("/api/orders").get_json()["total"] == 0
 
 
-def test_order_form_names_each_bad_row_before_asking_orders(client):
+def test_order_form_names_each_bad_row_before_asking_orders(client, submit):
     uid, a, b = _ids(client)
-    response = client.post("/orders/new", data={"user_id": uid, "request_id": "r0",
-                                                "product_id": [a, "", b], "quantity": ["many", "1", "0"]})
+    response = submit(client, "/orders/new", {"user_id": uid, "request_id": "r0",
+                                              "product_id": [a, "", b], "quantity": ["many", "1", "0"]})
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert 'id="row-error-1">Product 1: must be an integer' in page
@@ -107,19 +107,19 @@ def test_order_form_names_each_bad_row_before_asking_orders(client):
     assert client.get("/api/orders").get_json()["total"] == 0
 
 
-def test_order_form_names_an_unknown_user(client):
+def test_order_form_names_an_unknown_user(client, submit):
     _, a, _ = _ids(client)
-    response = client.post("/orders/new", data={"user_id": "999", "request_id": "r2", "product_id": [a], "quantity": ["1"]})
+    response = submit(client, "/orders/new", {"user_id": "999", "request_id": "r2", "product_id": [a], "quantity": ["1"]})
     assert response.status_code == 422
     assert 'id="user_id-error">User: this user does not exist (any more)' in response.get_data(as_text=True)
     assert client.get(f"/api/products/{a}").get_json()["stock"] == 10
     assert client.get("/api/orders").get_json()["total"] == 0
 
 
-def test_order_form_says_when_a_service_is_unavailable(services, closed_port_url):
+def test_order_form_says_when_a_service_is_unavailable(services, closed_port_url, submit):
     app = create_app({"TESTING": True, **services, "ORDERS_URL": closed_port_url})
-    response = app.test_client().post("/orders/new", data={"user_id": "1", "request_id": "r3",
-                                                           "product_id": ["1"], "quantity": ["1"]})
+    response = submit(app.test_client(), "/orders/new", {"user_id": "1", "request_id": "r3",
+                                                         "product_id": ["1"], "quantity": ["1"]})
     page = response.get_data(as_text=True)
     assert response.status_code == 503
     assert "A service is unavailable." in page and "orders" in page
@@ -159,17 +159,18 @@ def test_intention_writes_are_403_without_a_configured_token(client):
     assert client.delete("/api/intentions/users/orders").status_code == 403
 
 
-def test_intention_writes_are_401_without_the_token(services):
+def test_intention_writes_are_401_without_the_token(services, submit):
     app = create_app({"TESTING": True, **services, "ADMIN_TOKEN": "s3cret"})
     c = app.test_client()
     assert c.put("/api/intentions/users/orders", json={"action": "deny"}).status_code == 401
     assert c.put("/api/intentions/users/orders", json={"action": "deny"},
                  headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert c.post("/login", data={"name": "Eve", "token": "wrong"}).status_code == 401
-    assert c.post("/login", data={"name": "Ann", "token": "s3cret"}).status_code == 303
+    assert submit(c, "/login", {"name": "Eve", "token": "wrong"}).status_code == 401
+    assert submit(c, "/login", {"name": "Ann", "token": "s3cret"}).status_code == 303
 
 
-def test_try_it_refuses_unsafe_methods(client):
+def test_try_it_refuses_unsafe_methods(client, csrf_token):
     response = client.post("/api/intentions/try", json={"source": "orders", "destination": "products",
-                                                        "method": "DELETE", "path": "/products"})
+                                                        "method": "DELETE", "path": "/products"},
+                           headers={"X-CSRFToken": csrf_token(client, "/intentions")})
     assert response.status_code == 400

@@ -2,6 +2,7 @@
 is reachable only through its sidecar, each database only by its own service."""
 
 import json
+import re
 import time
 import uuid
 
@@ -206,18 +207,49 @@ def test_data_survives_restarting_the_service_and_its_database(api):
     assert orders["total"] == 1 and orders["items"][0]["items"][0]["product_id"] == product["id"]
 
 
+class Browser:
+    """A browser on the frontend: its cookies, and the CSRF token of the intentions page it opened."""
+
+    def __init__(self, frontend: str):
+        self.frontend, self.session = frontend, requests.Session()
+        self.session.trust_env = False
+        self.page = self.session.get(f"{frontend}/intentions", timeout=15)
+        self.token = re.search(r'name="csrf_token" value="([^"]+)"', self.page.text).group(1)
+
+    def try_it(self, source: str, destination: str, path: str, token: str | None = None) -> requests.Response:
+        """What the page's "Try it" sends: JSON, with the page's token in the X-CSRFToken header."""
+        return self.session.post(f"{self.frontend}/api/intentions/try", timeout=20,
+                                 headers={"X-CSRFToken": self.token if token is None else token},
+                                 json={"source": source, "destination": destination, "method": "GET", "path": path})
+
+
 def test_frontend_pages_and_try_it_in_containers(api, frontend):
     assert "users-sidecar-proxy" in api.get("/mesh").text
-    assert api.get("/intentions").status_code == 200
-    import requests
-    tried = requests.post(f"{frontend}/api/intentions/try", timeout=20, json={
-        "source": "users", "destination": "orders", "method": "GET", "path": "/api/orders"}).json()
+    browser = Browser(frontend)
+    assert browser.page.status_code == 200
+    assert "frame-ancestors 'none'" in browser.page.headers["Content-Security-Policy"]
+    assert browser.page.headers["X-Frame-Options"] == "DENY"
+    tried = browser.try_it("users", "orders", "/api/orders").json()
     assert tried["allowed"] is False and tried["status"] == 403, tried
-    tried = requests.post(f"{frontend}/api/intentions/try", timeout=20, json={
-        "source": "frontend", "destination": "orders", "method": "GET", "path": "/api/orders"}).json()
+    tried = browser.try_it("frontend", "orders", "/api/orders").json()
     assert tried["allowed"] is True and tried["status"] == 200, tried
+    refused = browser.try_it("frontend", "orders", "/api/orders", token="")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "csrf_failed"
     # no ADMIN_TOKEN in the environment: read-only
     assert requests.put(f"{frontend}/api/intentions/users/orders", json={"action": "allow"}, timeout=10).status_code == 403
+
+
+def test_frontend_keeps_its_secret_key_on_its_volume_across_a_restart(frontend):
+    """Made on first start, owner-only, on the frontend's volume: a page opened before a restart still
+    posts after it, because the key that signed its token is still the frontend's key."""
+    browser = Browser(frontend)
+    key = docker("exec", container("frontend"), "stat", "-c", "%a %U", "/var/lib/app/secret_key")
+    assert key.stdout.split() == ["600", "app"], key.stdout + key.stderr
+    result = compose("restart", "frontend")
+    assert result.returncode == 0, result.stderr
+    settled()
+    tried = browser.try_it("frontend", "orders", "/api/orders")
+    assert tried.status_code == 200 and tried.json()["allowed"] is True, tried.text
 
 
 @pytest.mark.parametrize("service", ["users", "products", "orders", "frontend", "users-sidecar", "consul"])
