@@ -270,3 +270,28 @@ def test_gossip_is_encrypted_with_a_key_made_on_first_start(consul_client):
     # never in its logs, its command line or its environment
     assert key not in logs_.stdout + logs_.stderr
     assert key not in docker("inspect", container("consul")).stdout
+
+
+@pytest.mark.parametrize("service", ["users", "products", "orders"])
+def test_each_database_wants_the_password_generated_for_it(stack, api, service):
+    """The database refuses its own user without the password; the app, which alone holds it, works."""
+    import os
+    import stat
+    from pathlib import Path
+
+    secret = Path(os.environ["DATA_DIR"]) / "secrets" / f"db_{service}" / "password"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o400 and secret.stat().st_uid == 10001
+    assert stat.S_IMODE(secret.parent.stat().st_mode) == 0o700
+    password = secret.read_text().strip()
+    assert len(password) >= 32
+    probe = ("import psycopg, sys\n"
+             "try:\n"
+             f"    psycopg.connect(host='db_{service}', user='{service}', dbname='{service}', connect_timeout=5)\n"
+             "except psycopg.OperationalError as e:\n"
+             "    sys.exit(str(e))\n")
+    refused = docker("exec", container(service), "python3", "-c", probe)
+    assert refused.returncode != 0 and "password" in refused.stderr, refused.stderr
+    # nor is it in either container's configuration, where `docker inspect` would show it
+    for name in (service, f"db_{service}"):
+        assert password not in docker("inspect", container(name)).stdout
+    assert api.get(f"/api/{service}?limit=1").status_code == 200

@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 
 class MissingSetting(RuntimeError):
     """A required environment variable is not set."""
@@ -20,7 +22,7 @@ def database_url(service: str) -> str:
     """The service's SQLAlchemy URL: ``DATABASE_URL``, else a SQLite file under ``VOLUMES_DIR``."""
     url = os.environ.get("DATABASE_URL", "").strip()
     if url:
-        return url
+        return with_password_file(url)
     volumes = os.environ.get("VOLUMES_DIR", "").strip()
     if not volumes:
         raise MissingSetting(f"{service} has no database: set DATABASE_URL, or VOLUMES_DIR to keep "
@@ -28,6 +30,21 @@ def database_url(service: str) -> str:
     folder = Path(volumes) / service
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / (service + '.db')}"
+
+
+def with_password_file(url: str) -> str:
+    """``url`` with the password read from ``DATABASE_PASSWORD_FILE``, when that is set: the password
+    then lives in a file only the service can read, not in its environment."""
+    path = os.environ.get("DATABASE_PASSWORD_FILE", "").strip()
+    if not path:
+        return url
+    try:
+        password = Path(path).read_text().strip()
+    except OSError as exc:
+        raise MissingSetting(f"DATABASE_PASSWORD_FILE {path} cannot be read: {exc.strerror or exc}") from None
+    if not password:
+        raise MissingSetting(f"DATABASE_PASSWORD_FILE {path} is empty")
+    return make_url(url).set(password=password).render_as_string(hide_password=False)
 
 
 def seconds(name: str, default: float) -> float:

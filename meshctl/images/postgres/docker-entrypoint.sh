@@ -3,6 +3,8 @@
 set -eu
 if [ "${1:-}" != "postgres" ]; then exec "$@"; fi
 
+# like the official image: the password may come from a file (read here, as root)
+if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then POSTGRES_PASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")"; fi
 user="${POSTGRES_USER:-postgres}"
 db="${POSTGRES_DB:-$user}"
 auth="${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}"
