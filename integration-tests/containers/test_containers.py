@@ -295,3 +295,8 @@ def test_each_database_wants_the_password_generated_for_it(stack, api, service):
     for name in (service, f"db_{service}"):
         assert password not in docker("inspect", container(name)).stdout
     assert api.get(f"/api/{service}?limit=1").status_code == 200
+
+
+def test_consuls_api_is_published_on_the_hosts_loopback_only(stack):
+    published = docker("port", container("consul"), "8500/tcp").stdout.split()
+    assert published and all(address.startswith("127.0.0.1:") for address in published), published
