@@ -5,8 +5,10 @@ bootstrap_expect = 1
 datacenter       = "dc1"
 
 ports {
-  http = 8500
-  grpc = 8502 # plaintext xDS for the Envoy sidecars
+  http     = 8500
+  https    = 8501 # the API over TLS, with a certificate from this mesh's own CA (made on first start)
+  grpc     = -1   # no plaintext xDS: every Envoy takes its config over TLS and verifies Consul's certificate
+  grpc_tls = 8503
 }
 
 connect {

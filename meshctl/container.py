@@ -54,7 +54,8 @@ def main(command: str) -> int:
         print(json.dumps(me.container_definition(container_ip(consul_host)), indent=2))
         return 0
     if command == "sidecar":
-        argv = launch.sidecar_argv(me, os.environ.get("CONSUL_GRPC_ADDR", "consul:8502"),
+        argv = launch.sidecar_argv(me, os.environ.get("CONSUL_GRPC_ADDR", "https://consul:8503"),
+                                   os.environ.get("CONSUL_CACERT", "/consul/ca/consul-agent-ca.pem"),
                                    log_level=os.environ.get("ENVOY_LOG_LEVEL", "warn"))
         os.execvp(argv[0], argv)
     if command == "sidecar-ready":

@@ -7,6 +7,7 @@ entry's ModifyIndex, so two operators editing at once cannot silently undo each 
 The frontend's intentions pages and `python -m meshctl intentions` both act through this module.
 """
 
+import os
 from dataclasses import dataclass, field
 
 import consul
@@ -40,11 +41,14 @@ class Intention:
                 "permissions": self.permissions, "kind": self.kind, "precedence": self.precedence}
 
 
-def client(address: str) -> consul.Consul:
-    """A py-consul client for ``http://host:port``."""
+def client(address: str, ca_file: str | None = None) -> consul.Consul:
+    """A py-consul client for ``http(s)://host:port``; over HTTPS it trusts only ``ca_file``
+    (default ``CONSUL_CACERT``, as the consul CLI reads it) for Consul's certificate."""
     scheme, _, rest = address.partition("://")
     host, _, port = rest.rstrip("/").partition(":")
-    return consul.Consul(host=host, port=int(port or 8500), scheme=scheme or "http", connections_timeout=5)
+    ca_file = ca_file or os.environ.get("CONSUL_CACERT") or True
+    return consul.Consul(host=host, port=int(port or 8500), scheme=scheme or "http", verify=ca_file,
+                         connections_timeout=5)
 
 
 def _entries(c: consul.Consul) -> list[dict]:

@@ -11,11 +11,13 @@ def app_argv(service: Service, bind: str, gunicorn: str = "gunicorn") -> list[st
             "--no-control-socket", service.wsgi_app]
 
 
-def sidecar_argv(service: Service, grpc_addr: str, consul: str = "consul", http_addr: str | None = None,
-                 envoy: str | None = None, log_level: str = "warn") -> list[str]:
-    """``consul connect envoy`` for ``service``'s sidecar, its Envoy admin on 127.0.0.1."""
+def sidecar_argv(service: Service, grpc_addr: str, grpc_ca_file: str, consul: str = "consul",
+                 http_addr: str | None = None, envoy: str | None = None, log_level: str = "warn") -> list[str]:
+    """``consul connect envoy`` for ``service``'s sidecar, its Envoy admin on 127.0.0.1; Envoy takes
+    its config from ``grpc_addr`` over TLS and trusts only ``grpc_ca_file`` for Consul's certificate."""
     argv = [consul, "connect", "envoy", "-sidecar-for", service.name,
-            "-admin-bind", f"127.0.0.1:{service.admin_port}", "-grpc-addr", grpc_addr]
+            "-admin-bind", f"127.0.0.1:{service.admin_port}", "-grpc-addr", grpc_addr,
+            "-grpc-ca-file", grpc_ca_file]
     if http_addr:
         argv += ["-http-addr", http_addr]
     if envoy:

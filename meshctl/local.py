@@ -23,7 +23,8 @@ RUN_DIR = VOLUMES / "run"
 SECRETS = VOLUMES / "secrets"  # generated on first start, owner-only; `make clean-data` removes them
 LOG_DIR = VOLUMES / "logs"
 CONSUL_BIN = Path(os.environ.get("CONSUL_BIN", REPO / ".cache" / "consul" / "consul"))
-CONSUL_PORTS = (8500, 8502, 8300, 8301, 8302)
+CONSUL_PORTS = (8500, 8501, 8503, 8300, 8301, 8302)
+CONSUL_GRPC_TLS = "https://127.0.0.1:8503"
 STARTUP_TIMEOUT = float(os.environ.get("MESH_STARTUP_TIMEOUT", "90"))
 
 
@@ -98,10 +99,11 @@ def start_consul(mesh: dict[str, Service]) -> bool:
                       f"(`ss -ltnp` shows which)")
     data_dir = VOLUMES / "consul"
     data_dir.mkdir(parents=True, exist_ok=True)
-    gossip = gossip_config()
-    say("consul: starting (server, UI and HTTP API on 127.0.0.1:8500, gRPC/xDS on 8502)")
+    gossip, tls = gossip_config(), tls_config()
+    say("consul: starting (server, UI and HTTP API on 127.0.0.1:8500, HTTPS on 8501, xDS over TLS on 8503)")
     consul.start([str(CONSUL_BIN), "agent", "-config-file", str(MESH_CONFIG / "agent.hcl"),
                   "-config-file", str(MESH_CONFIG / "agent-local.hcl"), "-config-file", str(gossip),
+                  "-config-file", str(tls),
                   "-config-dir", str(MESH_CONFIG / "services"), "-data-dir", str(data_dir)],
                  base_env(), REPO)
     wait_for("Consul to elect itself leader", consul_api.leader, STARTUP_TIMEOUT, consul)
@@ -127,6 +129,34 @@ def gossip_config() -> Path:
         file.write(f'encrypt = "{key}"\n')
     draft.replace(path)
     say(f"consul: generated the gossip encryption key ({path.relative_to(VOLUMES.parent)}, owner-only)")
+    return path
+
+
+TLS = SECRETS / "tls"  # this mesh's CA and Consul's server certificate
+
+
+def tls_config() -> Path:
+    """``volumes/secrets/tls.hcl``: Consul's TLS, from a CA and a server certificate made on first start.
+
+    The CA's key stays in ``volumes/secrets/tls`` (owner-only); Envoy and every client of the HTTPS
+    API trust ``consul-agent-ca.pem`` and nothing else for Consul.
+    """
+    path = SECRETS / "tls.hcl"
+    if path.exists():
+        return path
+    TLS.mkdir(parents=True, exist_ok=True)
+    SECRETS.chmod(0o700)
+    TLS.chmod(0o700)
+    for command in (["tls", "ca", "create"], ["tls", "cert", "create", "-server", "-dc", "dc1"]):
+        subprocess.run([str(CONSUL_BIN), *command], cwd=TLS, capture_output=True, check=True, timeout=60)
+    draft = path.with_suffix(".new")
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        file.write("tls {\n  defaults {\n"
+                   f'    ca_file   = "{TLS / "consul-agent-ca.pem"}"\n'
+                   f'    cert_file = "{TLS / "dc1-server-consul-0.pem"}"\n'
+                   f'    key_file  = "{TLS / "dc1-server-consul-0-key.pem"}"\n  }}\n}}\n')
+    draft.replace(path)
+    say(f"consul: made this mesh's CA and Consul's server certificate ({TLS.relative_to(VOLUMES.parent)})")
     return path
 
 
@@ -185,8 +215,9 @@ def app_healthy(service: Service) -> bool:
 def start_sidecar(service: Service) -> None:
     start_once(service.sidecar_id, f"{service.name} sidecar", service.admin_port,
                f"Envoy (admin 127.0.0.1:{service.admin_port})",
-               lambda: launch.sidecar_argv(service, "127.0.0.1:8502", consul=str(CONSUL_BIN),
-                                           http_addr=consul_api.CONSUL_HTTP, envoy=str(envoy_binary())),
+               lambda: launch.sidecar_argv(service, CONSUL_GRPC_TLS, str(TLS / "consul-agent-ca.pem"),
+                                           consul=str(CONSUL_BIN), http_addr=consul_api.CONSUL_HTTP,
+                                           envoy=str(envoy_binary())),
                base_env())
 
 

@@ -13,7 +13,7 @@ import consul
 import pytest
 from testcontainers.compose import DockerCompose
 
-from compose_stack import CONSUL_PORT, FRONTEND_PORT, PROJECT, REPO, docker, logs, settled
+from compose_stack import CONSUL_PORT, FRONTEND_PORT, PROJECT, REPO, container, docker, logs, settled
 
 
 @pytest.fixture(scope="session")
@@ -45,8 +45,17 @@ def stack():
 
 
 @pytest.fixture(scope="session")
-def consul_client(stack):
-    return consul.Consul(host="127.0.0.1", port=CONSUL_PORT)
+def consul_ca(stack, tmp_path_factory) -> Path:
+    """This mesh's CA certificate, as the Consul container made it on first start."""
+    path = tmp_path_factory.mktemp("consul-ca") / "consul-agent-ca.pem"
+    path.write_text(docker("exec", container("consul"), "cat", "/consul/ca/consul-agent-ca.pem").stdout)
+    return path
+
+
+@pytest.fixture(scope="session")
+def consul_client(stack, consul_ca):
+    """Consul's API over TLS (plain HTTP is off in containers), trusting this mesh's CA only."""
+    return consul.Consul(host="127.0.0.1", port=CONSUL_PORT, scheme="https", verify=str(consul_ca))
 
 
 @pytest.fixture(scope="session")

@@ -128,7 +128,8 @@ def plaintext(host, port):
         return type(e).__name__
 apps, sidecars = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 out = {f"{h}:{p}": tcp(h, p) for h, p in apps + [
-       ("db_users", 5432), ("db_products", 5432), ("db_orders", 5432), ("consul", 8500)]}
+       ("db_users", 5432), ("db_products", 5432), ("db_orders", 5432), ("consul", 8501), ("consul", 8500),
+       ("consul", 8502)]}
 out.update({f"plaintext {h}:{p}": plaintext(h, p) for h, p in sidecars})
 print(json.dumps(out))
 """
@@ -144,7 +145,9 @@ def test_a_stranger_on_the_mesh_network_reaches_no_app_and_no_database(stack):
                     "-c", PROBE, apps, sidecars)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)
-    assert seen["consul:8500"] == "open", seen  # the network itself works
+    assert seen["consul:8501"] == "open", seen  # the network itself works: Consul's API over TLS
+    # plain HTTP and plaintext xDS are off
+    assert seen["consul:8500"] == seen["consul:8502"] == "ConnectionRefusedError", seen
     for s in internal:
         assert seen[f"{s.name}:{s.port}"] == "ConnectionRefusedError", seen  # apps listen on 127.0.0.1 only
     for db in ("db_users:5432", "db_products:5432", "db_orders:5432"):
@@ -298,5 +301,28 @@ def test_each_database_wants_the_password_generated_for_it(stack, api, service):
 
 
 def test_consuls_api_is_published_on_the_hosts_loopback_only(stack):
-    published = docker("port", container("consul"), "8500/tcp").stdout.split()
+    assert docker("port", container("consul"), "8500/tcp").stdout.strip() == ""  # plain HTTP: not even inside
+    published = docker("port", container("consul"), "8501/tcp").stdout.split()
     assert published and all(address.startswith("127.0.0.1:") for address in published), published
+
+
+def test_consuls_api_speaks_tls_only_with_this_meshs_ca(consul_client, consul_ca):
+    from compose_stack import CONSUL_PORT
+
+    assert consul_client.status.leader()
+    plain = requests.get(f"http://127.0.0.1:{CONSUL_PORT}/v1/status/leader", timeout=5)
+    assert plain.status_code == 400 and "HTTPS" in plain.text, plain.text  # no answer in plain HTTP
+    with pytest.raises(requests.exceptions.SSLError, match="CERTIFICATE_VERIFY_FAILED"):
+        requests.get(f"https://127.0.0.1:{CONSUL_PORT}/v1/status/leader", timeout=5)  # the system's CAs
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_envoy_takes_its_config_over_tls_and_checks_consuls_certificate(stack, consul_ca, service):
+    code = ("import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:"
+            f"{MESH[service].admin_port}/config_dump?resource=static_clusters', timeout=5).read().decode())")
+    out, _, _ = stack.exec_in_container(["python3", "-c", code], service_name=f"{service}-sidecar")
+    agent = next(c["cluster"] for c in json.loads(out)["configs"] if c["cluster"]["name"] == "local_agent")
+    address = agent["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]
+    assert address["port_value"] == 8503, address
+    tls = json.dumps(agent.get("transport_socket", {}))
+    assert "trusted_ca" in tls and consul_ca.read_text().strip().splitlines()[1] in tls, tls[:300]
