@@ -89,6 +89,9 @@ def start_consul(mesh: dict[str, Service]) -> bool:
     """Start the Consul server unless it runs; True if this call started it."""
     consul = proc("consul")
     if consul.running():
+        if not CA_FILE.exists():
+            raise Failure("consul: running without this mesh's CA (started by an older version?): "
+                          "run `make down` first, then `make up`")
         say("consul: already running")
         return False
     if not CONSUL_BIN.exists():
@@ -112,6 +115,22 @@ def start_consul(mesh: dict[str, Service]) -> bool:
     return True
 
 
+def _consul_tool(*args: str, cwd: Path | None = None) -> str:
+    """Run one of the consul binary's offline tools; a failure names it, with what consul said."""
+    result = subprocess.run([str(CONSUL_BIN), *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise Failure(f"consul {' '.join(args)} failed: {(result.stderr or result.stdout).strip()}")
+    return result.stdout
+
+
+def _write_secret(path: Path, text: str) -> None:
+    """Write ``text`` owner-only, under a temporary name first, so no half-written file is ever seen."""
+    draft = path.with_suffix(".new")
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        file.write(text)
+    draft.replace(path)
+
+
 def gossip_config() -> Path:
     """``volumes/secrets/gossip.hcl``: this mesh's gossip encryption key, made on first start.
 
@@ -122,41 +141,39 @@ def gossip_config() -> Path:
         return path
     SECRETS.mkdir(parents=True, exist_ok=True)
     SECRETS.chmod(0o700)
-    key = subprocess.run([str(CONSUL_BIN), "keygen"], capture_output=True, text=True, check=True,
-                         timeout=30).stdout.strip()
-    draft = path.with_suffix(".new")
-    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
-        file.write(f'encrypt = "{key}"\n')
-    draft.replace(path)
+    _write_secret(path, f'encrypt = "{_consul_tool("keygen").strip()}"\n')
     say(f"consul: generated the gossip encryption key ({path.relative_to(VOLUMES.parent)}, owner-only)")
     return path
 
 
 TLS = SECRETS / "tls"  # this mesh's CA and Consul's server certificate
+CA_FILE, CERT_FILE, KEY_FILE = (TLS / name for name in (
+    "consul-agent-ca.pem", "dc1-server-consul-0.pem", "dc1-server-consul-0-key.pem"))
 
 
 def tls_config() -> Path:
     """``volumes/secrets/tls.hcl``: Consul's TLS, from a CA and a server certificate made on first start.
 
-    The CA's key stays in ``volumes/secrets/tls`` (owner-only); Envoy and every client of the HTTPS
-    API trust ``consul-agent-ca.pem`` and nothing else for Consul.
+    The keys stay in ``volumes/secrets/tls`` (owner-only); Envoy and every client of the HTTPS API
+    trust ``consul-agent-ca.pem`` and nothing else for Consul. Each file is made only when missing,
+    so a first start cut short finishes on the next one, and deleting the server certificate has a
+    new one made from the kept CA.
     """
-    path = SECRETS / "tls.hcl"
-    if path.exists():
-        return path
     TLS.mkdir(parents=True, exist_ok=True)
     SECRETS.chmod(0o700)
     TLS.chmod(0o700)
-    for command in (["tls", "ca", "create"], ["tls", "cert", "create", "-server", "-dc", "dc1"]):
-        subprocess.run([str(CONSUL_BIN), *command], cwd=TLS, capture_output=True, check=True, timeout=60)
-    draft = path.with_suffix(".new")
-    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
-        file.write("tls {\n  defaults {\n"
-                   f'    ca_file   = "{TLS / "consul-agent-ca.pem"}"\n'
-                   f'    cert_file = "{TLS / "dc1-server-consul-0.pem"}"\n'
-                   f'    key_file  = "{TLS / "dc1-server-consul-0-key.pem"}"\n  }}\n}}\n')
-    draft.replace(path)
-    say(f"consul: made this mesh's CA and Consul's server certificate ({TLS.relative_to(VOLUMES.parent)})")
+    if not CA_FILE.exists():
+        for stale in (TLS / "consul-agent-ca-key.pem", CERT_FILE, KEY_FILE):
+            stale.unlink(missing_ok=True)
+        _consul_tool("tls", "ca", "create", cwd=TLS)
+    if not CERT_FILE.exists():
+        KEY_FILE.unlink(missing_ok=True)
+        # as long as the CA (5 years)
+        _consul_tool("tls", "cert", "create", "-server", "-dc", "dc1", "-days", "1825", cwd=TLS)
+        say(f"consul: made Consul's server certificate from this mesh's CA ({TLS.relative_to(VOLUMES.parent)})")
+    path = SECRETS / "tls.hcl"
+    _write_secret(path, f'tls {{\n  defaults {{\n    ca_file   = "{CA_FILE}"\n'
+                        f'    cert_file = "{CERT_FILE}"\n    key_file  = "{KEY_FILE}"\n  }}\n}}\n')
     return path
 
 
@@ -215,7 +232,7 @@ def app_healthy(service: Service) -> bool:
 def start_sidecar(service: Service) -> None:
     start_once(service.sidecar_id, f"{service.name} sidecar", service.admin_port,
                f"Envoy (admin 127.0.0.1:{service.admin_port})",
-               lambda: launch.sidecar_argv(service, CONSUL_GRPC_TLS, str(TLS / "consul-agent-ca.pem"),
+               lambda: launch.sidecar_argv(service, CONSUL_GRPC_TLS, str(CA_FILE),
                                            consul=str(CONSUL_BIN), http_addr=consul_api.CONSUL_HTTP,
                                            envoy=str(envoy_binary())),
                base_env())

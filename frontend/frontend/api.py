@@ -7,8 +7,9 @@ from shopcommon.upstream import Upstream
 from shopcommon.validation import json_body
 
 bp = Blueprint("api", __name__)
-# API clients (curl, scripts) call these with JSON and no cookie, and nothing here reads the session:
-# a request another site makes a browser send gains nothing a direct one would not
+# API clients (curl, scripts) call these with no cookie, and nothing here reads the session. What keeps
+# another site from making a browser post here is that a body must be application/json (json_body:
+# anything else is a 415), which a page on another site cannot send without the browser asking first
 csrf.exempt(bp)
 
 # request headers the services act on, passed along with the call

@@ -56,6 +56,15 @@ def test_the_relay_takes_api_posts_without_a_token(client):
     assert client.get(f"/api/users/{response.get_json()['id']}").get_json()["name"] == "Ada"
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+def test_the_relay_refuses_what_another_sites_page_could_post_without_asking(client, content_type):
+    """The relay needs no CSRF token because a cross-site form or simple fetch cannot send JSON."""
+    response = client.post("/api/users", data='{"name": "Eve", "email": "eve@example.com"}',
+                           headers={"Content-Type": content_type})
+    assert response.status_code == 415 and response.get_json()["error"]["code"] == "unsupported_media_type"
+    assert client.get("/api/users").get_json()["total"] == 0
+
+
 def test_sign_in_and_out_need_the_token(offline_app, operator_client):
     stranger = offline_app.test_client()
     assert stranger.post("/login", data={"name": "Eve", "token": "s3cret"}).status_code == 400

@@ -11,7 +11,7 @@ import requests
 
 import polling
 from entries import put_entry, with_source_denied
-from compose_stack import MESH, PROJECT, compose, container, docker, logs, settled
+from compose_stack import MESH, PROJECT, REPO, compose, container, docker, logs, settled
 
 SERVICES = tuple(MESH)
 
@@ -294,9 +294,12 @@ def test_each_database_wants_the_password_generated_for_it(stack, api, service):
              "    sys.exit(str(e))\n")
     refused = docker("exec", container(service), "python3", "-c", probe)
     assert refused.returncode != 0 and "password" in refused.stderr, refused.stderr
-    # nor is it in either container's configuration, where `docker inspect` would show it
+    # nor in either container's configuration, where `docker inspect` would show it, nor in the
+    # running app's environment (it reads DATABASE_PASSWORD_FILE)
     for name in (service, f"db_{service}"):
         assert password not in docker("inspect", container(name)).stdout
+    environ = docker("exec", container(service), "cat", "/proc/1/environ").stdout
+    assert "DATABASE_PASSWORD_FILE=/run/db-secret/password" in environ and password not in environ
     assert api.get(f"/api/{service}?limit=1").status_code == 200
 
 
@@ -326,3 +329,18 @@ def test_every_envoy_takes_its_config_over_tls_and_checks_consuls_certificate(st
     assert address["port_value"] == 8503, address
     tls = json.dumps(agent.get("transport_socket", {}))
     assert "trusted_ca" in tls and consul_ca.read_text().strip().splitlines()[1] in tls, tls[:300]
+
+
+@pytest.mark.parametrize("pg_hba, secret, refusal", [
+    ("host all all all trust", "kept", "initialised without a password (trust)"),
+    ("host all all all scram-sha-256", None, "its password file (/run/db-secret/password) is gone"),
+])
+def test_a_database_without_its_password_stops_at_start_saying_why(stack, pg_hba, secret, refusal):
+    """apps/db-entrypoint.sh, in the database image, on a data folder an earlier start left."""
+    image = docker("inspect", "-f", "{{.Config.Image}}", container("db_users")).stdout.strip()
+    setup = (f"mkdir -p /tmp/pg /run/db-secret && echo 15 > /tmp/pg/PG_VERSION && echo '{pg_hba}' > /tmp/pg/pg_hba.conf"
+             + (" && echo kept > /run/db-secret/password" if secret else ""))
+    result = docker("run", "--rm", "--network", "none", "-e", "APP_UID=10001", "-e", "PGDATA=/tmp/pg",
+                    "-v", f"{REPO / 'apps' / 'db-entrypoint.sh'}:/run/db-entrypoint.sh:ro",
+                    "--entrypoint", "sh", image, "-c", f"{setup} && exec sh /run/db-entrypoint.sh postgres")
+    assert result.returncode == 1 and refusal in result.stderr, result.stdout + result.stderr

@@ -53,6 +53,8 @@ def make_app(factory, backend: str, folder: Path, service: str, **settings) -> F
         except SchemaMismatch as stale:
             # the test database is reused between runs: a table an older version left behind goes
             _drop_table(config["SQLALCHEMY_DATABASE_URI"], stale.table)
+    else:
+        raise RuntimeError(f"{service}: stale tables kept coming back in {config['SQLALCHEMY_DATABASE_URI']}")
     reset_tables(app)
     return app
 
