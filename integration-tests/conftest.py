@@ -9,7 +9,6 @@ import os
 import ssl
 import subprocess
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 import requests
 
 import polling
+from frontend import meshtls
 from meshctl import topology
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,26 +98,24 @@ def make_product(mesh, http):
 
 
 class MeshTLS:
-    """TLS contexts for talking to a sidecar's public port as the mesh would, or not."""
+    """Calls to a sidecar's public port as the mesh makes them, through the frontend's own mTLS client
+    (frontend/meshtls.py, what "Try it" uses), or TLS with no certificate at all."""
 
     def __init__(self, client: consul.Consul):
         self.client = client
-        self.folder = Path(tempfile.mkdtemp(prefix="mesh-tls-"))
-        roots = client.agent.connect.ca.roots()
-        self.ca_file = self.folder / "roots.pem"
-        self.ca_file.write_text("".join(r["RootCert"] for r in roots["Roots"]))
+        self.roots = client.agent.connect.ca.roots()
 
-    def context(self, as_service: str | None) -> ssl.SSLContext:
-        """Trusts the mesh CA; presents ``as_service``'s leaf certificate, or none."""
+    def call_as(self, source: str, destination: str, method: str, path: str) -> tuple[int | None, str]:
+        """``destination``'s sidecar answering ``source``'s own certificate: status (None: no answer), body."""
+        identity = meshtls.Identity.from_consul(self.roots, self.client.agent.connect.ca.leaf(source))
+        answer = meshtls.request("127.0.0.1", MESH[destination].sidecar_port, method, path, identity)
+        return answer["status"], answer["body"]
+
+    def context_without_certificate(self) -> ssl.SSLContext:
+        """Trusts the mesh's CA and presents no certificate."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False  # mesh certificates carry SPIFFE URIs, not host names
-        context.load_verify_locations(self.ca_file)
-        if as_service:
-            leaf = self.client.agent.connect.ca.leaf(as_service)
-            cert, key = self.folder / f"{as_service}.pem", self.folder / f"{as_service}.key"
-            cert.write_text(leaf["CertPEM"])
-            key.write_text(leaf["PrivateKeyPEM"])
-            context.load_cert_chain(cert, key)
+        context.load_verify_locations(cadata="".join(root["RootCert"] for root in self.roots["Roots"]))
         return context
 
 

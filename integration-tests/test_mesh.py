@@ -64,7 +64,7 @@ def test_sidecar_refuses_plaintext(mesh, service):
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_sidecar_refuses_tls_without_client_certificate(mesh_tls, service):
-    context = mesh_tls.context(as_service=None)
+    context = mesh_tls.context_without_certificate()
     connection = http.client.HTTPSConnection("127.0.0.1", MESH[service].sidecar_port, context=context, timeout=5)
     with pytest.raises((ssl.SSLError, ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError)):
         connection.request("GET", "/healthcheck")
@@ -72,27 +72,15 @@ def test_sidecar_refuses_tls_without_client_certificate(mesh_tls, service):
     connection.close()
 
 
-def _call_as(mesh_tls, source: str, destination: str, method: str, path: str) -> tuple[int, bytes]:
-    """A request to ``destination``'s sidecar with ``source``'s own mesh certificate."""
-    context = mesh_tls.context(as_service=source)
-    connection = http.client.HTTPSConnection("127.0.0.1", MESH[destination].sidecar_port, context=context, timeout=5)
-    try:
-        connection.request(method, path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
 def test_intentions_refuse_a_call_they_do_not_allow(mesh_tls):
     """users has no business with orders: with users' own certificate, orders' sidecar says 403."""
-    status, body = _call_as(mesh_tls, "users", "orders", "GET", "/api/orders")
-    assert status == 403 and b"RBAC" in body, body
+    status, body = mesh_tls.call_as("users", "orders", "GET", "/api/orders")
+    assert status == 403 and "RBAC" in body, body
 
 
 def test_intentions_allow_the_declared_call(mesh_tls):
     """The same request with frontend's certificate passes: the 403 above is the intention's doing."""
-    status, body = _call_as(mesh_tls, "frontend", "orders", "GET", "/api/orders")
+    status, body = mesh_tls.call_as("frontend", "orders", "GET", "/api/orders")
     assert status == 200, body
 
 
@@ -108,13 +96,13 @@ def test_intentions_allow_the_declared_call(mesh_tls):
     ],
 )
 def test_l7_intentions_refuse_methods_and_paths(mesh_tls, source, destination, method, path):
-    status, body = _call_as(mesh_tls, source, destination, method, path)
-    assert status == 403 and b"RBAC" in body, (status, body)
+    status, body = mesh_tls.call_as(source, destination, method, path)
+    assert status == 403 and "RBAC" in body, (status, body)
 
 
 def test_l7_intentions_allow_orders_to_read_a_user(mesh_tls, make_user):
     user = make_user()
-    status, body = _call_as(mesh_tls, "orders", "users", "GET", f"/api/users/{user['id']}")
+    status, body = mesh_tls.call_as("orders", "users", "GET", f"/api/users/{user['id']}")
     assert status == 200, body
 
 
@@ -164,11 +152,11 @@ def test_operators_cli_lists_denies_and_deletes(mesh_tls):
         assert meshctl("intentions", "allow", "users", "orders", timeout=30).returncode == 0
         assert any(l.split()[:3] == ["users", "orders", "allow"]
                    for l in meshctl("intentions", "list", timeout=30).stdout.splitlines())
-        eventually("users to be let into orders", lambda: _call_as(mesh_tls, "users", "orders", "GET", "/api/orders")[0] == 200)
+        eventually("users to be let into orders", lambda: mesh_tls.call_as("users", "orders", "GET", "/api/orders")[0] == 200)
     finally:
         deleted = meshctl("intentions", "delete", "users", "orders", timeout=30)
         assert deleted.returncode == 0, deleted.stderr
     eventually("users to be refused again (the default deny)",
-               lambda: _call_as(mesh_tls, "users", "orders", "GET", "/api/orders")[0] == 403)
+               lambda: mesh_tls.call_as("users", "orders", "GET", "/api/orders")[0] == 403)
     missing = meshctl("intentions", "delete", "users", "orders", timeout=30)
     assert missing.returncode == 1 and "no intention" in missing.stderr

@@ -79,8 +79,6 @@ def test_fifty_concurrent_orders_for_ten_in_stock(http, make_user, make_product)
 
 def test_denying_orders_to_products_breaks_ordering_until_restored(consul_client, http, mesh_tls,
                                                                    make_user, make_product):
-    from test_mesh import _call_as
-
     user, product = make_user(), make_product(stock=5)
     items = [{"product_id": product["id"], "quantity": 1}]
     original = consul_client.config.get("service-intentions", "products")
@@ -111,7 +109,7 @@ def test_denying_orders_to_products_breaks_ordering_until_restored(consul_client
         assert "products" in error["message"] and "intention" in error["message"]
         assert took < 5
         assert stock(http, product["id"]) == before
-        assert _call_as(mesh_tls, "orders", "products", "GET", "/products")[0] == 403
+        assert mesh_tls.call_as("orders", "products", "GET", "/products")[0] == 403
     finally:
         assert put_entry(consul_client, original)
 
