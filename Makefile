@@ -13,12 +13,13 @@ CONSUL := .cache/consul/consul
 # picked up by the wildcard)
 LOCAL_PACKAGES := . $(dir $(wildcard apps/*/pyproject.toml)) frontend
 
-.PHONY: help up down status plan test unit integration integration-containers screenshots venv consul images docker-engine clean-data
+.PHONY: help up down status plan token test unit integration integration-containers screenshots venv consul images docker-engine clean-data
 
 help:
 	@echo "make up       start Consul, every service and its Envoy sidecar (builds what is missing)"
 	@echo "make down     stop everything make up started"
 	@echo "make status   each service's and sidecar's health, from Consul"
+	@echo "make token    print the management token make up made (Consul's UI, consul CLI, intentions page)"
 	@echo "make plan     what make up starts, derived from consul-config/services (ports, upstreams, commands)"
 	@echo "make test     unit tests (SQLite, and PostgreSQL when TEST_POSTGRES_URL answers) + the mesh suite"
 	@echo "make images   build local stand-ins for the base images (no registry needed) and write .env"
@@ -49,10 +50,13 @@ down:
 status:
 	@if [ -x $(PY) ]; then $(PY) -m meshctl status; else python3 -m meshctl status; fi
 
+token:
+	@if [ -x $(PY) ]; then $(PY) -m meshctl token; else python3 -m meshctl token; fi
+
 plan:
 	@if [ -x $(PY) ]; then $(PY) -m meshctl plan; else python3 -m meshctl plan; fi
 
-unit: venv
+unit: venv consul
 	@echo "==> unit tests"
 	@$(PY) -m pytest -q
 

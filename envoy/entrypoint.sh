@@ -1,26 +1,37 @@
 #!/bin/sh
 # Sidecar for $SERVICE: register the service (its definition from /consul-config/services, with this
-# container's address) and its sidecar with Consul, run Envoy, and deregister when stopped.
+# container's address) and its sidecar with Consul, run Envoy, and deregister when stopped. Everything
+# acts with the service's own token (a file in /consul/secrets, never on a command line). With
+# $GATE_LISTEN set (the frontend's sidecar), the Consul gate runs here too (meshctl/gate.py): the
+# app reaches Consul through it, and holds no client certificate itself.
 set -eu
 : "${SERVICE:?set SERVICE to the service this sidecar serves (users, products, orders, frontend)}"
 
 definition=/tmp/$SERVICE.json
 python3 -m meshctl.container registration > "$definition"
 
-until consul services register "$definition"; do
+token=/consul/secrets/service.token
+until consul services register -token-file "$token" "$definition"; do
   echo "sidecar: waiting for Consul at $CONSUL_HTTP_ADDR to accept $SERVICE" >&2
   sleep 1
 done
 
 deregister() {
-  consul services deregister -id "$SERVICE" || true
+  consul services deregister -token-file "$token" -id "$SERVICE" || true
 }
 
 # the same `consul connect envoy` command line as make up's (meshctl/launch.py); it exec's Envoy
 python3 -m meshctl.container sidecar &
 envoy=$!
+gate=
+if [ -n "${GATE_LISTEN:-}" ]; then
+  python3 -m meshctl.gate --listen "$GATE_LISTEN" --consul "$CONSUL_HTTP_ADDR" --ca-file "$CONSUL_CACERT" \
+    --cert-file "$CONSUL_CLIENT_CERT" --key-file "$CONSUL_CLIENT_KEY" &
+  gate=$!
+fi
 
 stop() {
+  [ -z "$gate" ] || kill -TERM "$gate" 2>/dev/null || true
   kill -TERM "$envoy" 2>/dev/null || true
   wait "$envoy" 2>/dev/null || true
   deregister
@@ -34,6 +45,12 @@ trap stop TERM INT
 while kill -0 "$envoy" 2>/dev/null; do
   if [ "$(ls /sys/class/net | grep -vx lo | wc -l)" -eq 0 ]; then
     echo "sidecar: $SERVICE's network is gone (its container restarted); restarting" >&2
+    kill -TERM "$envoy" 2>/dev/null || true
+    wait "$envoy" 2>/dev/null || true
+    exit 1
+  fi
+  if [ -n "$gate" ] && ! kill -0 "$gate" 2>/dev/null; then
+    echo "sidecar: the Consul gate exited; restarting" >&2
     kill -TERM "$envoy" 2>/dev/null || true
     wait "$envoy" 2>/dev/null || true
     exit 1

@@ -29,9 +29,9 @@ FRONTEND = MESH["frontend"].url
 ORDERS = MESH["orders"].url
 
 
-def meshctl(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def meshctl(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "meshctl", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=os.environ | (env or {}))
 
 
 def log_tail(component: str, lines: int = 25) -> str:
@@ -60,9 +60,18 @@ def mesh():
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+SECRETS = REPO / "volumes" / "secrets"
+
+
+def token(identity: str) -> str:
+    """The secret of a token `make up` made (``management`` for the operator's)."""
+    return (SECRETS / "acl" / f"{identity}.token").read_text().strip()
+
+
 @pytest.fixture(scope="session")
 def consul_client(mesh):
-    return consul.Consul(host="127.0.0.1", port=8500)
+    """Consul through the gate (as the frontend and operators reach it), as the operator."""
+    return consul.Consul(host="127.0.0.1", port=8500, token=token("management"))
 
 
 @pytest.fixture

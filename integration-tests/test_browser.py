@@ -1,8 +1,8 @@
 """The frontend in a real browser (Debian's Chromium, driven by Playwright) against the real mesh.
 
-Two frontends serve the pages: one with an admin token, one without (read-only). Both are the real
-frontend app, run here on loopback ports, and reach the services only through the frontend
-sidecar's upstream ports, the same way the frontend on :5001 does.
+The pages come from the real frontend app, run here on a loopback port with the settings `make up`
+gives the frontend on :5001: the services through the frontend sidecar's upstream ports, Consul
+through the gate with the frontend's read-only token. Operators sign in with Consul tokens made here.
 """
 
 import json
@@ -16,27 +16,60 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from conftest import FRONTEND, MESH, REPO, eventually
+from conftest import FRONTEND, MESH, REPO, SECRETS, eventually, token
 from entries import put_entry
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # every run keeps its screenshots under volumes/; `make screenshots` refreshes the README's ones
 SCREENSHOTS = REPO / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "volumes") / "screenshots"
-TOKEN = uuid.uuid4().hex
 # the frontend sidecar's upstream listeners, as its service definition declares them
 UPSTREAMS = MESH["frontend"].upstream_env()
+GATE = "http://127.0.0.1:8500"
+# an operator who may change products' intentions and, for "Try it", act as orders
+PRODUCTS_OPERATOR = 'service "products" {\n  policy = "read"\n  intentions = "write"\n}\n' \
+                    'service "orders" {\n  policy = "write"\n}\n'
 
 
 @pytest.fixture(scope="module")
-def frontends(mesh):
+def site(mesh, monkeypatch_module):
     from frontend import create_app
     from shoptesting import serve
 
-    # a key of their own (the main frontend keeps its key in SECRET_KEY_FILE)
-    admin = create_app({"TESTING": True, **UPSTREAMS, "ADMIN_TOKEN": TOKEN, "SECRET_KEY": secrets.token_hex(32)})
-    reader = create_app({"TESTING": True, **UPSTREAMS, "ADMIN_TOKEN": None, "SECRET_KEY": secrets.token_hex(32)})
-    with serve(admin) as admin_url, serve(reader) as reader_url:
-        yield {"admin": admin_url, "reader": reader_url}
+    monkeypatch_module.setenv("CONSUL_TOKEN_FILE", str(SECRETS / "acl" / "frontend-read.token"))
+    # a key of its own (the main frontend keeps its key in SECRET_KEY_FILE)
+    app = create_app({"TESTING": True, **UPSTREAMS, "CONSUL_HTTP_ADDR": GATE, "SECRET_KEY": secrets.token_hex(32)})
+    with serve(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def operator_tokens(mesh):
+    """Consul tokens for two operators, made with the management token and deleted afterwards."""
+    import requests
+
+    admin = {"X-Consul-Token": token("management")}
+    made = {}
+    for name, rules in (("products", PRODUCTS_OPERATOR), ("reader", None)):
+        body = {"Description": f"browser test: {name} operator {uuid.uuid4().hex[:6]}"}
+        if rules:
+            policy = requests.put(f"{GATE}/v1/acl/policy", headers=admin, timeout=10,
+                                  json={"Name": f"browser-{name}-{uuid.uuid4().hex[:8]}", "Rules": rules}).json()
+            body["Policies"] = [{"ID": policy["ID"]}]
+        else:
+            body["Policies"] = [{"Name": "mesh-read"}]
+        made[name] = requests.put(f"{GATE}/v1/acl/token", headers=admin, json=body, timeout=10).json()
+    yield {name: t["SecretID"] for name, t in made.items()} | {"accessors": {n: t["AccessorID"] for n, t in made.items()}}
+    for made_token in made.values():
+        requests.delete(f"{GATE}/v1/acl/token/{made_token['AccessorID']}", headers=admin, timeout=10)
+        for policy in made_token.get("Policies") or []:
+            if policy["Name"].startswith("browser-"):
+                requests.delete(f"{GATE}/v1/acl/policy/{policy['ID']}", headers=admin, timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -79,16 +112,15 @@ def choose(page, label: str, text: str) -> None:
     select.select_option(value)
 
 
-def sign_in(page, base: str) -> None:
+def sign_in(page, base: str, secret: str) -> None:
     page.goto(f"{base}/login")
-    page.get_by_label("Your name").fill("Browser Test")
-    page.get_by_label("Admin token").fill(TOKEN)
+    page.get_by_label("Consul ACL token (secret ID)").fill(secret)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text("Signed in as")).to_be_visible()
 
 
-def test_create_user_product_and_order_through_the_forms(page, frontends):
-    base = frontends["admin"]
+def test_create_user_product_and_order_through_the_forms(page, site):
+    base = site
     tag = uuid.uuid4().hex[:8]
 
     page.goto(f"{base}/users")
@@ -125,8 +157,8 @@ def test_create_user_product_and_order_through_the_forms(page, frontends):
     shot(page, "products")
 
 
-def test_validation_errors_show_next_to_the_field(page, frontends):
-    page.goto(f"{frontends['admin']}/users")
+def test_validation_errors_show_next_to_the_field(page, site):
+    page.goto(f"{site}/users")
     page.get_by_label("Name").fill("")
     page.get_by_label("Email").fill("not-an-email")
     page.get_by_role("button", name="Create user").click()
@@ -138,9 +170,9 @@ def test_validation_errors_show_next_to_the_field(page, frontends):
     shot(page, "validation")
 
 
-def test_insufficient_stock_is_explained(page, frontends, make_user, make_product):
+def test_insufficient_stock_is_explained(page, site, make_user, make_product):
     user, product = make_user(), make_product(stock=1)
-    page.goto(f"{frontends['admin']}/orders/new")
+    page.goto(f"{site}/orders/new")
     page.get_by_label("User").select_option(str(user["id"]))
     page.get_by_label("Product 1", exact=True).select_option(str(product["id"]))
     page.get_by_label("Quantity 1", exact=True).fill("4")
@@ -149,12 +181,12 @@ def test_insufficient_stock_is_explained(page, frontends, make_user, make_produc
     expect(page.locator("#row-error-1")).to_contain_text("only 1 of product")
 
 
-def test_denying_an_intention_on_the_page_breaks_the_order_form_until_restored(page, frontends, consul_client,
-                                                                              make_user, make_product):
-    base = frontends["admin"]
+def test_denying_an_intention_on_the_page_breaks_the_order_form_until_restored(page, site, consul_client, caplog,
+                                                                              operator_tokens, make_user, make_product):
+    base = site
     user, product = make_user(), make_product(stock=50)
     original = consul_client.config.get("service-intentions", "products")
-    sign_in(page, base)
+    sign_in(page, base, operator_tokens["products"])
     try:
         page.get_by_role("link", name="Edit orders to products").click()
         saved_permissions = page.get_by_label(re.compile("^L7 permissions, as")).input_value()
@@ -164,6 +196,12 @@ def test_denying_an_intention_on_the_page_breaks_the_order_form_until_restored(p
         expect(page.get_by_text("Saved orders → products: deny.")).to_be_visible()
         expect(page.locator('[data-intention="orders->products"]')).to_contain_text("deny")
         shot(page, "intentions")
+        # audited under the token's accessor id and description, never its secret
+        changes = [r for r in caplog.records if r.getMessage() == "intention changed"]
+        assert changes and changes[-1].fields["accessor"] == operator_tokens["accessors"]["products"], changes
+        assert changes[-1].fields["operator"].startswith("browser test: products operator")
+        assert not any(operator_tokens["products"] in str(getattr(r, "fields", "")) + r.getMessage()
+                       for r in caplog.records)
 
         page.goto(f"{base}/intentions")
         page.get_by_label("Source", exact=True).last.select_option("orders")
@@ -203,19 +241,49 @@ def test_denying_an_intention_on_the_page_breaks_the_order_form_until_restored(p
     eventually("the order form to work again after the restore", placed, timeout=30, logs=("orders",))
 
 
-def test_read_only_without_the_token(page, frontends):
-    page.goto(f"{frontends['reader']}/intentions")
+def test_read_only_without_a_token(page, site):
+    page.goto(f"{site}/intentions")
     expect(page.get_by_test_id("read-only")).to_contain_text("Read-only")
     expect(page.get_by_role("link", name=re.compile("^Edit "))).to_have_count(0)
     expect(page.get_by_role("button", name="Save")).to_have_count(0)
     expect(page.locator('[data-intention="orders->products"]')).to_be_visible()
     status = page.evaluate("""async () => (await fetch('/api/intentions/orders/products',
         {method: 'PUT', headers: {'Content-Type': 'application/json'}, body: '{"action": "deny"}'})).status""")
-    assert status == 403
+    assert status == 401
 
 
-def test_mesh_page_shows_services_sidecars_and_refreshes(page, frontends):
-    page.goto(f"{frontends['admin']}/mesh")
+def test_a_read_only_token_is_refused_plainly(page, site, consul_client, operator_tokens):
+    before = consul_client.config.get("service-intentions", "products")["ModifyIndex"]
+    sign_in(page, site, operator_tokens["reader"])
+    page.goto(f"{site}/intentions?edit=orders->products#change")
+    page.get_by_role("radio", name="Deny").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("may not change intentions for products")
+    shot(page, "intentions-refused")
+    page.goto(f"{site}/intentions")
+    page.get_by_label("Source", exact=True).last.select_option("orders")
+    page.get_by_label("Destination", exact=True).last.select_option("products")
+    page.get_by_role("button", name="Try it").click()
+    expect(page.locator("#try-result")).to_contain_text("may not act as orders")
+    assert consul_client.config.get("service-intentions", "products")["ModifyIndex"] == before
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_test_id("read-only")).to_be_visible()
+
+
+def test_consuls_ui_shows_the_topology_without_an_acl_warning(page, mesh):
+    """Consul's own UI, through the gate, signed in with the management token."""
+    page.goto(f"{GATE}/ui/")
+    page.evaluate("secret => localStorage.setItem('consul:token', JSON.stringify({SecretID: secret}))",
+                  token("management"))
+    page.goto(f"{GATE}/ui/dc1/services/orders/topology")
+    expect(page.get_by_text("products", exact=True).first).to_be_visible(timeout=20000)
+    expect(page.get_by_text("users", exact=True).first).to_be_visible()
+    expect(page.get_by_text("allow all services to connect")).to_have_count(0)
+    shot(page, "consul-ui-topology")
+
+
+def test_mesh_page_shows_services_sidecars_and_refreshes(page, site):
+    page.goto(f"{site}/mesh")
     orders = page.locator('[data-service="orders"]')
     expect(orders).to_contain_text("orders-sidecar-proxy")
     users = next(u for u in MESH["orders"].upstreams if u.service == "users")
@@ -225,10 +293,10 @@ def test_mesh_page_shows_services_sidecars_and_refreshes(page, frontends):
     shot(page, "mesh")
 
 
-def test_pages_work_on_a_narrow_screen_and_by_keyboard(browser, frontends):
+def test_pages_work_on_a_narrow_screen_and_by_keyboard(browser, site):
     context = browser.new_context(viewport={"width": 375, "height": 740})
     page = context.new_page()
-    page.goto(f"{frontends['admin']}/")
+    page.goto(f"{site}/")
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     width = page.evaluate("document.documentElement.scrollWidth")
@@ -237,24 +305,24 @@ def test_pages_work_on_a_narrow_screen_and_by_keyboard(browser, frontends):
     context.close()
 
 
-def test_a_stopped_service_only_blanks_its_own_section(page, frontends, consul_client):
+def test_a_stopped_service_only_blanks_its_own_section(page, site, consul_client):
     from conftest import meshctl
     from meshctl.local import proc
 
     assert proc("products").stop(), "products was not running"
     try:
-        page.goto(f"{frontends['admin']}/")
+        page.goto(f"{site}/")
         expect(page.get_by_role("alert")).to_contain_text("The products service is unavailable")
         expect(page.locator("section[aria-labelledby=users-h] li").first).to_be_visible()
         expect(page.locator("section[aria-labelledby=orders-h] li").first).to_be_visible()
-        page.goto(f"{frontends['admin']}/orders/new")
+        page.goto(f"{site}/orders/new")
         expect(page.get_by_role("alert")).to_contain_text("The products service is unavailable")
         expect(page.get_by_label("User")).to_be_enabled()
         shot(page, "degraded")
     finally:
         result = meshctl("up")
         assert result.returncode == 0, result.stdout + result.stderr
-    page.goto(f"{frontends['admin']}/")
+    page.goto(f"{site}/")
     expect(page.get_by_role("alert")).to_have_count(0)
 
 

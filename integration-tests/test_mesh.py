@@ -143,20 +143,27 @@ def test_up_heals_a_killed_sidecar(consul_client, http):
 
 
 def test_operators_cli_lists_denies_and_deletes(mesh_tls):
-    from conftest import meshctl
+    from conftest import SECRETS, meshctl
 
-    listed = meshctl("intentions", "list", timeout=30)
+    # the operator's token, as for the consul CLI; without one Consul refuses, and says so
+    refused = meshctl("intentions", "allow", "users", "orders", timeout=30)
+    assert refused.returncode == 1 and "Consul refused" in refused.stderr, refused.stderr
+    operator = {"CONSUL_HTTP_TOKEN_FILE": str(SECRETS / "acl" / "management.token")}
+
+    def cli(*args):
+        return meshctl("intentions", *args, timeout=30, env=operator)
+
+    listed = cli("list")
     assert listed.returncode == 0, listed.stderr
     assert any(l.split()[:3] == ["orders", "products", "L7"] for l in listed.stdout.splitlines()), listed.stdout
     try:
-        assert meshctl("intentions", "allow", "users", "orders", timeout=30).returncode == 0
-        assert any(l.split()[:3] == ["users", "orders", "allow"]
-                   for l in meshctl("intentions", "list", timeout=30).stdout.splitlines())
+        assert cli("allow", "users", "orders").returncode == 0
+        assert any(l.split()[:3] == ["users", "orders", "allow"] for l in cli("list").stdout.splitlines())
         eventually("users to be let into orders", lambda: mesh_tls.call_as("users", "orders", "GET", "/api/orders")[0] == 200)
     finally:
-        deleted = meshctl("intentions", "delete", "users", "orders", timeout=30)
+        deleted = cli("delete", "users", "orders")
         assert deleted.returncode == 0, deleted.stderr
     eventually("users to be refused again (the default deny)",
                lambda: mesh_tls.call_as("users", "orders", "GET", "/api/orders")[0] == 403)
-    missing = meshctl("intentions", "delete", "users", "orders", timeout=30)
+    missing = cli("delete", "users", "orders")
     assert missing.returncode == 1 and "no intention" in missing.stderr

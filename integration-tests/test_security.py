@@ -5,17 +5,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LOGS, MESH, REPO
-
-SECRETS = REPO / "volumes" / "secrets"
+from conftest import LOGS, MESH, SECRETS, token
 
 
 def _gossip_key() -> str:
     return (SECRETS / "gossip.hcl").read_text().split('"')[1]
 
 
-def test_gossip_is_encrypted(consul_client):
-    serf = consul_client.agent.self()["Stats"]
+def test_gossip_is_encrypted(mesh):
+    import requests
+
+    serf = requests.get("http://127.0.0.1:8500/v1/agent/self", headers={"X-Consul-Token": token("management")},
+                        timeout=5).json()["Stats"]
     assert serf["serf_lan"]["encrypted"] == "true" and serf["serf_wan"]["encrypted"] == "true", serf
 
 
@@ -35,15 +36,16 @@ def test_the_gossip_key_is_owner_only_and_never_shown(mesh):
 
 
 CA = SECRETS / "tls" / "consul-agent-ca.pem"
+OPERATOR = (str(SECRETS / "clients" / "operator.pem"), str(SECRETS / "clients" / "operator-key.pem"))
 
 
 def test_consuls_https_api_proves_itself_with_this_meshs_ca_only(mesh):
     import requests
 
-    assert requests.get("https://127.0.0.1:8501/v1/status/leader", verify=CA, timeout=5).ok
+    assert requests.get("https://127.0.0.1:8501/v1/status/leader", verify=CA, cert=OPERATOR, timeout=5).ok
     # any other CA (here: the system's) refuses Consul's certificate
     with pytest.raises(requests.exceptions.SSLError, match="CERTIFICATE_VERIFY_FAILED"):
-        requests.get("https://127.0.0.1:8501/v1/status/leader", timeout=5)
+        requests.get("https://127.0.0.1:8501/v1/status/leader", cert=OPERATOR, timeout=5)
     for key in ("consul-agent-ca-key.pem", "dc1-server-consul-0-key.pem"):
         assert stat.S_IMODE((CA.parent / key).stat().st_mode) == 0o600, key
     assert stat.S_IMODE(CA.parent.stat().st_mode) == 0o700

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import MESH, REPO, dump
 from meshctl import topology
-from meshctl.local import CONSUL_BIN, base_env
+from meshctl.local import CONSUL_BIN, MANAGEMENT, consul_env
 
 FIFTH = REPO / "meshctl" / "tests" / "fifth-service" / "inventory.json"
 
@@ -55,12 +55,12 @@ def test_a_fifth_service_is_derived_and_registered_from_its_definition_alone(con
     shutil.copy(FIFTH, config / "services")
     inventory = topology.load(config)["inventory"]
     register = subprocess.run([str(CONSUL_BIN), "services", "register", str(config / "services" / FIFTH.name)],
-                              capture_output=True, text=True, env=base_env(), timeout=30)
+                              capture_output=True, text=True, env=consul_env(MANAGEMENT), timeout=30)
     assert register.returncode == 0, register.stdout + register.stderr
     try:
         seen = as_consul_sees_it(consul_client, "inventory")
         assert seen == as_derived(inventory), dump(seen)
     finally:
         subprocess.run([str(CONSUL_BIN), "services", "deregister", str(config / "services" / FIFTH.name)],
-                       capture_output=True, env=base_env(), timeout=30)
+                       capture_output=True, env=consul_env(MANAGEMENT), timeout=30)
     assert not {"inventory", "inventory-sidecar-proxy"} & set(consul_client.agent.services())

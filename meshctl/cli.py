@@ -1,4 +1,4 @@
-"""``python -m meshctl up|down|status|plan|intentions``: the local mesh, and the operators' intentions.
+"""``python -m meshctl up|down|status|plan|token|intentions``: the local mesh, and the operators' intentions.
 
 The mesh's shape comes from Consul's service definitions in ``consul-config/services``; see
 ``meshctl.topology``. Nothing here repeats a port or an upstream.
@@ -9,15 +9,20 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 
 
 def intentions_command(args) -> int:
-    """Operators' view of the intentions, through py-consul (the same model as the frontend's page)."""
-    from meshctl import consul_api
+    """Operators' view of the intentions, through py-consul (the same model as the frontend's page),
+    acting with the operator's own ACL token: Consul decides what it may change."""
+    import consul
+
     from meshctl import intentions as model
 
-    c = model.client(os.environ.get("CONSUL_HTTP_ADDR", consul_api.CONSUL_HTTP))
     try:
+        # the consul CLI's default address, which is local mode's too
+        c = model.client(os.environ.get("CONSUL_HTTP_ADDR") or "http://127.0.0.1:8500", token=_token_from_env(),
+                         cert=_client_cert_from_env())
         if args.action == "list":
             print(f"{'source':<12}{'destination':<14}{'decision':<9}permissions")
             for i in model.list_intentions(c):
@@ -32,6 +37,15 @@ def intentions_command(args) -> int:
     except model.IntentionError as err:
         print(f"intentions: {err.message}", file=sys.stderr)
         return 1
+    except TokenFileError as err:
+        print(f"intentions: {err}", file=sys.stderr)
+        return 1
+    except consul.ACLPermissionDenied as err:
+        print(f"intentions: Consul refused: {err}", file=sys.stderr)
+        return 1
+    except consul.ConsulException as err:
+        print(f"intentions: Consul answered with an error: {err}", file=sys.stderr)
+        return 1
     except OSError as err:
         print(f"intentions: Consul does not answer ({err})", file=sys.stderr)
         return 1
@@ -40,6 +54,31 @@ def intentions_command(args) -> int:
         "msg": "intention changed", "operator": os.environ.get("USER", "cli"),
         "intention": f"{args.source} -> {args.destination}", "before": before, "after": after}))
     return 0
+
+
+class TokenFileError(Exception):
+    """``CONSUL_HTTP_TOKEN_FILE`` names a file that cannot be read."""
+
+
+def _token_from_env() -> str | None:
+    """The ACL token as the consul CLI finds it: ``CONSUL_HTTP_TOKEN_FILE`` when set (it wins, as
+    there), else ``CONSUL_HTTP_TOKEN``; None for anonymous."""
+    path = os.environ.get("CONSUL_HTTP_TOKEN_FILE", "").strip()
+    if path:
+        try:
+            token = Path(path).read_text().strip()
+        except OSError as exc:
+            raise TokenFileError(f"CONSUL_HTTP_TOKEN_FILE {path} cannot be read: {exc.strerror or exc}") from None
+        if token:
+            return token
+    return os.environ.get("CONSUL_HTTP_TOKEN", "").strip() or None
+
+
+def _client_cert_from_env() -> tuple[str, str] | None:
+    """``CONSUL_CLIENT_CERT`` and ``CONSUL_CLIENT_KEY``, for a Consul that asks for a client certificate;
+    like the consul CLI, only the two together count."""
+    cert, key = os.environ.get("CONSUL_CLIENT_CERT", "").strip(), os.environ.get("CONSUL_CLIENT_KEY", "").strip()
+    return (cert, key) if cert and key else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("down", help="stop everything `up` started")
     commands.add_parser("status", help="each service's and sidecar's health from Consul")
     commands.add_parser("plan", help="what `up` starts, derived from the service definitions")
+    commands.add_parser("token", help="print the management token `up` made (for Consul's UI and CLI)")
     intentions = commands.add_parser("intentions", help="list, allow, deny or delete intentions")
     verbs = intentions.add_subparsers(dest="action", required=True)
     verbs.add_parser("list", help="every intention, most specific first")
@@ -69,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             return local.up(reset_config=args.reset_config)
-        return {"down": local.down, "status": local.status, "plan": local.plan}[args.command]()
+        return {"down": local.down, "status": local.status, "plan": local.plan, "token": local.token}[args.command]()
     except TopologyError as err:
         print(f"meshctl: {err}", file=sys.stderr)
         return 2

@@ -10,6 +10,20 @@ Envoy command line. Nothing in services.yml or a Dockerfile repeats them.
   sidecar        exec `consul connect envoy` with the same flags as local mode
   sidecar-ready  exit 0 when Envoy is live (the sidecar image's HEALTHCHECK)
   upstreams-ready  exit 0 when Envoy knows a healthy endpoint for every upstream
+  secrets        (mesh-secrets, before Consul) make every secret into /secrets, one folder per holder
+  init           (mesh-init, once Consul runs) bootstrap the ACLs, make the tokens, write the config entries
+  token          print the management token, for the operator
+
+The secrets' folders (``$SECRETS``, /secrets; ``${DATA_DIR}/secrets/mesh`` on the host), each owned
+by the only user that reads it and mounted only where it is needed:
+
+  authority/          root    both CAs with their keys (never mounted anywhere else)
+  init/               root    the management token, the other tokens' secrets, mesh-init's client certificate
+  consul/             consul  gossip key, Consul's TLS settings, server certificate, the clients' CA certificate,
+                              a client certificate for its own CLI (health check)
+  ca/                 public  Consul's CA certificate: every sidecar trusts Consul by it
+  <service>-sidecar/  envoy   the service's token and the sidecar's client certificate
+  frontend/           app     the frontend's read-only token
 """
 
 import json
@@ -40,7 +54,100 @@ def container_ip(consul_host: str) -> str:
         return s.getsockname()[0]
 
 
+SECRETS = Path(os.environ.get("SECRETS", "/secrets"))
+CONSUL_UID, APP_UID, ENVOY_UID = 100, 10001, 10002  # the images' users: Consul's, apps/Dockerfile's, envoy/Dockerfile's
+MOUNTED = Path("/consul/secrets")  # where the consul and sidecar containers find their folder
+
+
+def make_secrets() -> int:
+    """Every secret, made when missing, into one folder per holder (see the module's docstring)."""
+    from meshctl import secrets
+
+    consul_bin = "consul"
+    authority, consul = secrets.private_folder(SECRETS / "authority"), secrets.private_folder(SECRETS / "consul")
+    tls, clients = secrets.private_folder(authority / "tls"), secrets.private_folder(authority / "clients")
+    if secrets.server_tls(consul_bin, tls, dns_names=("consul",)):
+        print("mesh-secrets: made this mesh's CA and Consul's server certificate (named consul)")
+    renew = secrets.client_ca(consul_bin, clients)
+    holders = {"init": (0, "init"), "consul": (CONSUL_UID, "cli")}
+    holders |= {f"{name}-sidecar": (ENVOY_UID, "client") for name in load(Path(os.environ.get("MESH_CONFIG", "/consul-config")))}
+    for folder, (owner, holder) in holders.items():
+        into = secrets.private_folder(SECRETS / folder, owner)
+        secrets.client_cert(consul_bin, clients, holder, into, owner, renew=renew)
+    secrets.private_folder(SECRETS / "frontend", APP_UID)
+    # Consul's own folder: copies of what it serves with, and its settings naming the mounted paths
+    (consul / "tls").mkdir(exist_ok=True)
+    for name in (secrets.SERVER_CA, secrets.SERVER_CERT, secrets.SERVER_KEY):
+        secrets.write_secret(consul / "tls" / name, (tls / name).read_text(), CONSUL_UID)
+    secrets.write_secret(consul / secrets.CLIENT_CA, (clients / secrets.CLIENT_CA).read_text(), CONSUL_UID)
+    os.chown(consul / "tls", CONSUL_UID, CONSUL_UID)
+    os.chmod(consul / "tls", 0o700)
+    if not (consul / "gossip.hcl").exists():
+        secrets.gossip_key(consul_bin, consul)
+        print("mesh-secrets: generated the gossip encryption key")
+    os.chown(consul / "gossip.hcl", CONSUL_UID, CONSUL_UID)
+    secrets.write_secret(consul / "tls.hcl", secrets.agent_config(MOUNTED / "tls", MOUNTED), CONSUL_UID)
+    public = SECRETS / "ca"
+    public.mkdir(exist_ok=True)
+    public.chmod(0o755)
+    secrets.write_secret(public / secrets.SERVER_CA, (tls / secrets.SERVER_CA).read_text(), mode=0o644)
+    print(f"mesh-secrets: every secret is in place ({', '.join(sorted(p.name for p in SECRETS.iterdir()))})")
+    return 0
+
+
+def init() -> int:
+    """Once Consul answers: ACLs bootstrapped, one token per identity written to its holder's folder,
+    the config entries written. Safe to run again: it finishes what a cut-short run left."""
+    import subprocess
+    import time
+
+    from meshctl import acl, secrets
+    from meshctl.consul_api import Consul, ConsulError
+
+    init_dir = SECRETS / "init"
+    anonymous = Consul(os.environ.get("CONSUL_HTTP_ADDR", "https://consul:8501"), SECRETS / "ca" / secrets.SERVER_CA,
+                       init_dir / "init.pem", init_dir / "init-key.pem")
+    deadline = time.monotonic() + 120
+    while not anonymous.leader():
+        if time.monotonic() > deadline:
+            print(f"mesh-init: Consul at {anonymous.address} has no leader after 120s", file=sys.stderr)
+            return 1
+        time.sleep(1)
+    mesh = load(Path(os.environ.get("MESH_CONFIG", "/consul-config")))
+    try:
+        management = anonymous.with_token(acl.bootstrap(anonymous, init_dir / "management.token"))
+        plan = acl.Plan("consul", list(mesh), {})
+        plan.files = {name: SECRETS / f"{name}-sidecar" / "service.token" for name in mesh}
+        plan.files |= {"agent": init_dir / "agent.token", "observer": init_dir / "observer.token",
+                       "frontend-read": SECRETS / "frontend" / "token"}
+        owners = {name: ENVOY_UID for name in mesh} | {"frontend-read": APP_UID}
+        acl.ensure(management, plan, owners)
+    except (ConsulError, OSError, secrets.SecretsError) as err:
+        print(f"mesh-init: setting up the ACLs failed: {err}", file=sys.stderr)
+        return 1
+    print(f"mesh-init: ACLs bootstrapped; tokens for: {', '.join(i.name for i in plan.identities())}")
+    env = os.environ | {"CONSUL_CACERT": str(anonymous.ca_file), "CONSUL_CLIENT_CERT": str(anonymous.cert_file),
+                        "CONSUL_CLIENT_KEY": str(anonymous.key_file),
+                        "CONSUL_HTTP_TOKEN_FILE": str(init_dir / "management.token")}
+    entries = Path(os.environ.get("MESH_CONFIG", "/consul-config")) / "config-entries"
+    # proxy-defaults first: L7 intentions need protocol http
+    for entry in sorted(entries.glob("*.hcl"), key=lambda f: (not f.name.startswith("proxy-defaults"), f.name)):
+        result = subprocess.run(["consul", "config", "write", str(entry)], env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            print(f"mesh-init: consul config write {entry.name} failed: {result.stderr.strip()}", file=sys.stderr)
+            return 1
+    print("mesh-init: config entries written")
+    return 0
+
+
 def main(command: str) -> int:
+    if command == "secrets":
+        return make_secrets()
+    if command == "init":
+        return init()
+    if command == "token":
+        print((SECRETS / "init" / "management.token").read_text().strip())
+        return 0
     me = service()
     if command == "app":
         bind = f"{os.environ.get('BIND_ADDRESS', '127.0.0.1')}:{me.port}"
@@ -56,6 +163,7 @@ def main(command: str) -> int:
     if command == "sidecar":
         argv = launch.sidecar_argv(me, os.environ.get("CONSUL_GRPC_ADDR", "https://consul:8503"),
                                    os.environ.get("CONSUL_CACERT", "/consul/ca/consul-agent-ca.pem"),
+                                   str(MOUNTED / "service.token"),
                                    log_level=os.environ.get("ENVOY_LOG_LEVEL", "warn"))
         os.execvp(argv[0], argv)
     if command == "sidecar-ready":

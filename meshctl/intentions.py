@@ -4,7 +4,9 @@ Intentions live in `service-intentions` config entries, one per destination, eac
 sources with either an L4 `Action` or L7 `Permissions`. Every write is a check-and-set on the
 entry's ModifyIndex, so two operators editing at once cannot silently undo each other.
 
-The frontend's intentions pages and `python -m meshctl intentions` both act through this module.
+The frontend's intentions pages and `python -m meshctl intentions` both act through this module,
+each with the ACL token of whoever makes the change: Consul decides what that token may change, and
+its refusal (403) comes out as py-consul's ``consul.ACLPermissionDenied``, for the caller to word.
 """
 
 import os
@@ -41,14 +43,33 @@ class Intention:
                 "permissions": self.permissions, "kind": self.kind, "precedence": self.precedence}
 
 
-def client(address: str, ca_file: str | None = None) -> consul.Consul:
-    """A py-consul client for ``http(s)://host:port``; over HTTPS it trusts only ``ca_file``
-    (default ``CONSUL_CACERT``, as the consul CLI reads it) for Consul's certificate."""
+def client(address: str, ca_file: str | None = None, token: str | None = None,
+           cert: tuple[str, str] | None = None) -> consul.Consul:
+    """A py-consul client for ``http(s)://host:port`` acting with ACL ``token`` (None: anonymous).
+
+    Over HTTPS it trusts only ``ca_file`` (default ``CONSUL_CACERT``, as the consul CLI reads it) for
+    Consul's certificate, and presents ``cert`` (certificate file, key file) when given one.
+    """
     scheme, _, rest = address.partition("://")
     host, _, port = rest.rstrip("/").partition(":")
     ca_file = ca_file or os.environ.get("CONSUL_CACERT") or True
-    return consul.Consul(host=host, port=int(port or 8500), scheme=scheme or "http", verify=ca_file,
-                         connections_timeout=5)
+    c = consul.Consul(host=host, port=int(port or 8500), scheme=scheme or "http", verify=ca_file,
+                      cert=cert, connections_timeout=5)
+    # py-consul prefers CONSUL_HTTP_TOKEN from the environment to the token it is given: a client
+    # made for one operator must act with that operator's token, whatever the environment holds
+    c.token = token
+    return c
+
+
+def valid_name(name: str) -> bool:
+    """Whether ``name`` is a service name (letters, digits, - and _) or ``*``; it goes into Consul's URLs."""
+    return bool(name) and len(name) <= 64 and all(ch.isalnum() or ch in "-_*" for ch in name)
+
+
+def _check_names(source: str, destination: str) -> None:
+    for name, value in (("source", source), ("destination", destination)):
+        if not valid_name(value):
+            raise IntentionError(400, f"{name} must be a service name (letters, digits, - and _) or *")
 
 
 def _entries(c: consul.Consul) -> list[dict]:
@@ -82,9 +103,7 @@ def _write(c: consul.Consul, entry: dict, destination: str, index: int | None) -
 def set_intention(c: consul.Consul, source: str, destination: str, action: str | None,
                   permissions: list | None = None) -> tuple[dict | None, dict]:
     """Make ``source`` → ``destination`` allow, deny, or follow L7 ``permissions``; (before, after)."""
-    for name, value in (("source", source), ("destination", destination)):
-        if not value or not all(ch.isalnum() or ch in "-_*" for ch in value) or len(value) > 64:
-            raise IntentionError(400, f"{name} must be a service name (letters, digits, - and _) or *")
+    _check_names(source, destination)
     if permissions:
         action = None
     elif action not in ("allow", "deny"):
@@ -104,6 +123,8 @@ def set_intention(c: consul.Consul, source: str, destination: str, action: str |
     entry["Sources"] = [s for s in sources if s["Name"] != source] + [after]
     try:
         _write(c, entry, destination, index)
+    except consul.ACLPermissionDenied:
+        raise  # the token may not: not a bad intention
     except consul.ConsulException as exc:
         raise IntentionError(400, f"Consul refused the intention: {exc}") from None
     return before, after
@@ -111,6 +132,7 @@ def set_intention(c: consul.Consul, source: str, destination: str, action: str |
 
 def delete_intention(c: consul.Consul, source: str, destination: str) -> dict:
     """Remove ``source`` → ``destination``; returns what was removed."""
+    _check_names(source, destination)
     entry = _entry(c, destination)
     sources = (entry or {}).get("Sources") or []
     removed = next((s for s in sources if s["Name"] == source), None)

@@ -11,11 +11,15 @@ def app_argv(service: Service, bind: str, gunicorn: str = "gunicorn") -> list[st
             "--no-control-socket", service.wsgi_app]
 
 
-def sidecar_argv(service: Service, grpc_addr: str, grpc_ca_file: str, consul: str = "consul",
+def sidecar_argv(service: Service, grpc_addr: str, grpc_ca_file: str, token_file: str, consul: str = "consul",
                  http_addr: str | None = None, envoy: str | None = None, log_level: str = "warn") -> list[str]:
     """``consul connect envoy`` for ``service``'s sidecar, its Envoy admin on 127.0.0.1; Envoy takes
-    its config from ``grpc_addr`` over TLS and trusts only ``grpc_ca_file`` for Consul's certificate."""
-    argv = [consul, "connect", "envoy", "-sidecar-for", service.name,
+    its config from ``grpc_addr`` over TLS and trusts only ``grpc_ca_file`` for Consul's certificate.
+
+    Envoy presents the service's own token, read from ``token_file`` (a file, so the secret never
+    shows in ``ps``); Consul gives it that service's config and certificate only.
+    """
+    argv = [consul, "connect", "envoy", "-sidecar-for", service.name, "-token-file", token_file,
             "-admin-bind", f"127.0.0.1:{service.admin_port}", "-grpc-addr", grpc_addr,
             "-grpc-ca-file", grpc_ca_file]
     if http_addr:

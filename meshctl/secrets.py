@@ -1,0 +1,152 @@
+"""This mesh's secrets, made on first start with the consul binary's own tools (stdlib otherwise).
+
+The same functions serve `make up` (everything under ``volumes/secrets``, owned by the host user) and
+the containers' ``mesh-secrets`` step (one folder per holder, owned by the user that reads it; see
+``meshctl.container``). Each file is made only when missing, and written under a temporary name
+first, so a first start cut short finishes on the next one and nothing ever reads half a key.
+
+- the gossip encryption key;
+- Consul's CA and its server certificate (the HTTPS API and the gRPC port Envoy takes xDS from);
+- a second CA, for client certificates: Consul's HTTPS API answers only callers that present one
+  (``verify_incoming``). It must not be Consul's CA: Envoy checks Consul's certificate against the
+  CA only, not against a name, so a client certificate from Consul's CA would pass as Consul's;
+- client certificates from it, one per holder (sidecars, the Consul gate, operators);
+- ACL token secrets: random UUIDs, given to Consul when the token is created (``meshctl.acl``).
+"""
+
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+SERVER_CA = "consul-agent-ca.pem"
+SERVER_CA_KEY = "consul-agent-ca-key.pem"
+SERVER_CERT = "dc1-server-consul-0.pem"
+SERVER_KEY = "dc1-server-consul-0-key.pem"
+CLIENT_CA = "clients-agent-ca.pem"
+CLIENT_CA_KEY = "clients-agent-ca-key.pem"
+DAYS = "1825"  # five years, as long as `consul tls ca create` makes its CAs
+
+
+class SecretsError(Exception):
+    """A secret could not be made; the message says which and what consul said."""
+
+
+def consul_tool(consul: str | Path, *args: str, cwd: Path | None = None) -> str:
+    """Run one of the consul binary's offline tools."""
+    result = subprocess.run([str(consul), *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise SecretsError(f"consul {' '.join(args)} failed: {(result.stderr or result.stdout).strip()}")
+    return result.stdout
+
+
+def private_folder(path: Path, owner: int | None = None) -> Path:
+    """``path``, made if missing, readable by its owner only."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    if owner is not None:
+        os.chown(path, owner, owner)
+    return path
+
+
+def write_secret(path: Path, text: str, owner: int | None = None, mode: int = 0o600) -> Path:
+    """Write ``text`` with ``mode`` under a temporary name, then rename: no half-written file is ever seen."""
+    draft = path.with_name(path.name + ".new")
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "w") as file:
+        file.write(text)
+    os.chmod(draft, mode)
+    if owner is not None:
+        os.chown(draft, owner, owner)
+    draft.replace(path)
+    return path
+
+
+def gossip_key(consul: str | Path, folder: Path) -> Path:
+    """``folder/gossip.hcl``: ``encrypt = "<key>"``, read by Consul from a file, never a command line."""
+    path = folder / "gossip.hcl"
+    if not path.exists():
+        write_secret(path, f'encrypt = "{consul_tool(consul, "keygen").strip()}"\n')
+    return path
+
+
+def server_tls(consul: str | Path, folder: Path, dns_names: tuple[str, ...] = ()) -> bool:
+    """Consul's CA and server certificate in ``folder``; True when anything was made.
+
+    Without the CA, every file here is made anew; without the server certificate, a new one is made
+    from the kept CA.
+    """
+    made = False
+    if not (folder / SERVER_CA).exists():
+        for stale in (SERVER_CA_KEY, SERVER_CERT, SERVER_KEY):
+            (folder / stale).unlink(missing_ok=True)
+        consul_tool(consul, "tls", "ca", "create", "-days", DAYS, cwd=folder)
+        made = True
+    if not (folder / SERVER_CERT).exists():
+        (folder / SERVER_KEY).unlink(missing_ok=True)
+        names = [arg for name in dns_names for arg in ("-additional-dnsname", name)]
+        consul_tool(consul, "tls", "cert", "create", "-server", "-dc", "dc1", "-days", DAYS, *names, cwd=folder)
+        made = True
+    return made
+
+
+def client_ca(consul: str | Path, folder: Path) -> bool:
+    """The clients' CA in ``folder``; True when it was made (every client certificate is then stale)."""
+    if (folder / CLIENT_CA).exists() and (folder / CLIENT_CA_KEY).exists():
+        return False
+    (folder / CLIENT_CA).unlink(missing_ok=True)
+    consul_tool(consul, "tls", "ca", "create", "-domain", "clients", "-days", DAYS, cwd=folder)
+    return True
+
+
+def client_cert(consul: str | Path, ca_folder: Path, holder: str, into: Path,
+                owner: int | None = None, renew: bool = False) -> tuple[Path, Path]:
+    """``into/<holder>.pem`` and ``-key.pem``: a client certificate from the clients' CA for ``holder``."""
+    cert, key = into / f"{holder}.pem", into / f"{holder}-key.pem"
+    if renew or not (cert.exists() and key.exists()):
+        work = ca_folder / f".{holder}.draft"
+        shutil.rmtree(work, ignore_errors=True)
+        private_folder(work)
+        try:
+            consul_tool(consul, "tls", "cert", "create", "-client", "-dc", "dc1", "-domain", "clients",
+                        "-days", DAYS, "-ca", str(ca_folder / CLIENT_CA), "-key", str(ca_folder / CLIENT_CA_KEY),
+                        cwd=work)
+            write_secret(key, (work / "dc1-client-clients-0-key.pem").read_text(), owner)
+            write_secret(cert, (work / "dc1-client-clients-0.pem").read_text(), owner, mode=0o644)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return cert, key
+
+
+def token_secret(path: Path, owner: int | None = None) -> str:
+    """The ACL token secret kept in ``path``; a new random one when there is none yet."""
+    if not path.exists():
+        write_secret(path, f"{uuid.uuid4()}\n", owner)
+    secret = path.read_text().strip()
+    try:
+        uuid.UUID(secret)
+    except ValueError:
+        raise SecretsError(f"{path} does not hold a token (a UUID); delete it to have a new one made") from None
+    return secret
+
+
+def agent_config(tls: Path, clients: Path) -> str:
+    """Consul's TLS settings (HCL) for the files in ``tls`` and the clients' CA in ``clients``.
+
+    The HTTPS API asks every caller for a client certificate from the clients' CA; the gRPC port
+    does not (Envoy presents none there: its ACL token says who it is).
+    """
+    return (f'tls {{\n'
+            f'  defaults {{\n'
+            f'    ca_file   = "{tls / SERVER_CA}"\n'
+            f'    cert_file = "{tls / SERVER_CERT}"\n'
+            f'    key_file  = "{tls / SERVER_KEY}"\n'
+            f'  }}\n'
+            f'  https {{\n'
+            f'    ca_file         = "{clients / CLIENT_CA}"\n'
+            f'    verify_incoming = true\n'
+            f'  }}\n'
+            f'  grpc {{\n'
+            f'    verify_incoming = false\n'
+            f'  }}\n'
+            f'}}\n')
