@@ -12,8 +12,8 @@ Sources = [
         }
       },
       {
-        # the mesh allows whatever no intention denies (ACLs are off), so each source ends
-        # with an explicit deny: anything the permissions above do not allow is refused
+        # a request no permission matches gets Consul's default, which follows the ACLs' (deny
+        # here, allow without ACLs): this explicit deny keeps the file's meaning either way
         Action = "deny"
         HTTP {
           PathPrefix = "/"
@@ -33,8 +33,8 @@ Sources = [
         }
       },
       {
-        # the mesh allows whatever no intention denies (ACLs are off), so each source ends
-        # with an explicit deny: anything the permissions above do not allow is refused
+        # a request no permission matches gets Consul's default, which follows the ACLs' (deny
+        # here, allow without ACLs): this explicit deny keeps the file's meaning either way
         Action = "deny"
         HTTP {
           PathPrefix = "/"
