@@ -12,8 +12,11 @@ CONSUL := .cache/consul/consul
 # `.` is for meshctl, which the frontend imports its intentions model from; a new apps/<name> is
 # picked up by the wildcard)
 LOCAL_PACKAGES := . $(dir $(wildcard apps/*/pyproject.toml)) frontend
+# each row of make bench, in seconds (make bench BENCH_SECONDS=3); BENCH_ARGS=--short for 3 s rows
+BENCH_SECONDS ?= 10
+BENCH_ARGS ?=
 
-.PHONY: help up down status plan token test unit integration integration-containers screenshots venv consul images docker-engine clean-data
+.PHONY: help up down status plan token test unit integration integration-containers screenshots bench venv consul images docker-engine clean-data
 
 help:
 	@echo "make up       start Consul, every service and its Envoy sidecar (builds what is missing)"
@@ -21,6 +24,7 @@ help:
 	@echo "make status   each service's and sidecar's health, from Consul"
 	@echo "make token    print the management token make up made (Consul's UI, consul CLI, intentions page)"
 	@echo "make plan     what make up starts, derived from consul-config/services (ports, upstreams, commands)"
+	@echo "make bench    wrk against the running mesh: GET direct vs through the mesh, orders/s, CPU and memory (volumes/bench/)"
 	@echo "make test     unit tests (SQLite, and PostgreSQL when TEST_POSTGRES_URL answers) + the mesh suite"
 	@echo "make images   build local stand-ins for the base images (no registry needed) and write .env"
 	@echo "make docker-engine  install and start a Docker engine and Compose v2 if none answers (root)"
@@ -85,6 +89,11 @@ integration-containers: venv consul
 # refresh docs/screenshots (shown in the README) from the browser tests
 screenshots: venv consul
 	@UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests/test_browser.py
+
+# against the mesh make up started (it says so when none runs); wrk is installed when missing
+bench: venv
+	@bash meshctl/bench/need-wrk.sh
+	@$(PY) -m meshctl.bench --seconds $(BENCH_SECONDS) $(BENCH_ARGS)
 
 test: unit integration integration-containers
 

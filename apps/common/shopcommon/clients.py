@@ -17,7 +17,8 @@ from urllib.parse import urlencode
 import requests
 from flask import current_app
 
-from shopcommon.errors import INSUFFICIENT_STOCK, UNKNOWN_PRODUCT, UPSTREAM_DENIED, UPSTREAM_UNAVAILABLE, APIError
+from shopcommon.errors import (INSUFFICIENT_STOCK, RESERVATION_EXPIRED, RESERVATION_RELEASED, UNKNOWN_PRODUCT,
+                               UPSTREAM_DENIED, UPSTREAM_UNAVAILABLE, APIError)
 from shopcommon.upstream import Upstream, UpstreamUnavailable
 from shopcommon.validation import OrderLine, format_money, parse_money
 
@@ -200,6 +201,28 @@ class ProductsClient(_Client[Product]):
     def release(self, reservation_id: str) -> None:
         """Give the reserved stock back; harmless when repeated or when nothing was reserved."""
         self._expect(self.upstream.call("DELETE", f"/products/reservations/{reservation_id}"), 200)
+
+    def confirm(self, reservation_id: str) -> None:
+        """Sell the held stock (its order is saved); harmless when repeated.
+
+        Raises ``ReservationLost`` when the reservation holds nothing any more (it expired, or was
+        released): its stock is back in products, so the order cannot stand. ``UpstreamUnavailable``
+        leaves it unknown whether products confirmed: ask again later.
+        """
+        response = self.upstream.call("PUT", f"/products/reservations/{reservation_id}/confirmation")
+        if response.status_code == 200:
+            return
+        error = self._error(response)
+        if error.code in (RESERVATION_EXPIRED, RESERVATION_RELEASED):
+            raise ReservationLost(error.status, error.code, error.message, error.fields)
+        if isinstance(error, UpstreamUnavailable):
+            raise error
+        raise UpstreamUnavailable(self.upstream.name, f"products refused the confirmation (HTTP {error.status})",
+                                  error.message)
+
+
+class ReservationLost(APIError):
+    """The reservation no longer holds its stock (expired or released): its order cannot be placed."""
 
 
 class OrdersClient(_Client[Order]):

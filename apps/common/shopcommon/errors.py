@@ -29,6 +29,9 @@ _CODES = {
 UNKNOWN_USER = "unknown_user"
 UNKNOWN_PRODUCT = "unknown_product"
 INSUFFICIENT_STOCK = "insufficient_stock"
+# a reservation that holds no stock any more: given back by its caller, or expired unconfirmed
+RESERVATION_RELEASED = "reservation_released"
+RESERVATION_EXPIRED = "reservation_expired"
 UPSTREAM_UNAVAILABLE = "upstream_unavailable"
 UPSTREAM_DENIED = "upstream_denied"
 

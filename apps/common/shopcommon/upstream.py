@@ -56,6 +56,9 @@ class Upstream:
             raise self._unavailable(f"{self.name} did not answer within {self.read_timeout:g}s") from None
         except requests.ConnectionError:
             raise self._unavailable(f"{self.name} could not be reached through the mesh") from None
+        except requests.RequestException as exc:
+            # an answer cut off half-way (its process died while sending it): whether it acted is unknown
+            raise self._unavailable(f"{self.name}'s answer broke off ({type(exc).__name__})") from None
         is_json = response.headers.get("Content-Type", "").startswith("application/json")
         if response.status_code == 403 and not is_json:
             # Envoy's RBAC filter answers 403 in plain text when an intention denies the call

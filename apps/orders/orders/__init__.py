@@ -3,7 +3,7 @@
 from flask import Flask
 
 from orders.models import IdempotencyKey, Order, OrderItem
-from shopcommon import config, init_service
+from shopcommon import background, config, init_service
 from shopcommon.upstream import Upstream
 
 
@@ -20,6 +20,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         url = app.config.get(key) or config.required(key)
         app.extensions[f"upstream.{name}"] = Upstream(name, url.rstrip("/"), connect, read)
 
-    from orders.api import bp
+    from orders.api import bp, recover_pending
     app.register_blueprint(bp)
+    app.config.setdefault("PENDING_GRACE_SECONDS", config.seconds("PENDING_GRACE_SECONDS", 10.0))
+    background.every(app, config.seconds("ORDERS_RECOVERY_SECONDS", 2.0), recover_pending, "pending-orders")
     return app

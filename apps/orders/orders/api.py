@@ -1,38 +1,51 @@
 """``/api/orders``: list, read, and place orders.
 
 Placing an order: check the user through users, reserve every item's stock in products in one
-atomic call, save the order with each item's unit-price snapshot, and release the reservation if
-anything after it fails. An ``Idempotency-Key`` makes a retried POST replay the first result.
+atomic call (held for a while), save the order as pending with each item's unit-price snapshot,
+then confirm the reservation in products (the stock is sold) and the order with it. If saving
+fails, the reservation is released; if the process dies anywhere in between, the reservation
+expires in products by itself and ``recover_pending`` settles the pending order (confirmed if
+products confirms, dropped if its reservation is gone), so stock taken always equals stock in
+confirmed orders. An ``Idempotency-Key`` makes a retried POST replay the first result.
 """
 
 import hashlib
 import json
 import logging
 import uuid
+from datetime import datetime, timedelta, timezone
 
-from flask import Blueprint, request, url_for
-from sqlalchemy import delete, select
+from flask import Blueprint, current_app, request, url_for
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from orders.models import IdempotencyKey, Order
 from shopcommon import APIError, db
-from shopcommon.clients import ProductsClient, Reservation, UsersClient
+from shopcommon.clients import ProductsClient, Reservation, ReservationLost, UsersClient
 from shopcommon.errors import UNKNOWN_USER
-from shopcommon.resources import read_routes
 from shopcommon.pagination import paginate
 from shopcommon.upstream import UpstreamUnavailable
 from shopcommon.validation import OrderLine, json_body, order_request
 
 bp = Blueprint("orders", __name__, url_prefix="/api/orders")
-read_routes(bp, Order, "order", listing=False)  # GET /api/orders/<id>; the list below filters by user
 log = logging.getLogger("shop")
+CONFIRMED = Order.status == "confirmed"  # what the API shows: a pending order is not an order yet
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
+@bp.get("/<id:order_id>")
+def get_order(order_id: int):
+    order = db.session.scalar(select(Order).where(Order.id == order_id, CONFIRMED))
+    if order is None:
+        raise APIError(404, "order_not_found", f"order {order_id} does not exist", {"id": "no such order"})
+    return order.to_dict()
+
+
 @bp.get("")
 def list_orders():
-    query = select(Order)
+    query = select(Order).where(CONFIRMED)
     user_id = request.args.get("user_id")
     if user_id is not None:
         if not user_id.isdigit() or int(user_id) > 2**31 - 1:
@@ -44,7 +57,8 @@ def list_orders():
 
 @bp.post("")
 def create_order():
-    """Validate, claim the key (or replay), check the user, reserve the stock, save the order."""
+    """Validate, claim the key (or replay), check the user, reserve the stock, save the order as
+    pending, confirm it."""
     user_id, lines = order_request(json_body())
     key = _idempotency_key()
     if key:
@@ -60,6 +74,7 @@ def create_order():
         if key:
             _unclaim(key)
         raise
+    order = _confirm(order.id, order.reservation_id)
     return order.to_dict(), 201, {"Location": url_for("orders.get_order", order_id=order.id)}
 
 
@@ -94,7 +109,7 @@ def _claim(key: str, fingerprint: str):
         raise APIError(422, "idempotency_key_reused",
                        "this Idempotency-Key was used for a different order",
                        {IDEMPOTENCY_HEADER: "already used with another body"})
-    if first.order is None:
+    if first.order is None or first.order.status != "confirmed":
         raise APIError(409, "request_in_progress",
                        "the first request with this Idempotency-Key is still being processed; retry shortly",
                        {IDEMPOTENCY_HEADER: "in progress"})
@@ -128,9 +143,11 @@ def _reserve(reservation_id: str, lines: list[OrderLine]) -> Reservation:
 
 
 def _save(user_id: int, reservation: Reservation, key: str | None) -> Order:
-    """Store the order and bind its key to it, in one transaction; give the stock back if that fails."""
+    """Store the order, pending, and bind its key to it, in one transaction; give the stock back if
+    that fails."""
     try:
         order = Order.from_lines(user_id, reservation.id, reservation.lines)
+        order.status = "pending"
         db.session.add(order)
         if key:
             db.session.get_one(IdempotencyKey, key).order = order
@@ -140,6 +157,61 @@ def _save(user_id: int, reservation: Reservation, key: str | None) -> Order:
         _release(reservation.id)
         raise
     return order
+
+
+def _confirm(order_id: int, reservation_id: str) -> Order:
+    """Sell the order's held stock in products, then confirm the order; the confirmed order.
+
+    A reservation that expired meanwhile takes the order with it (its stock is back in products):
+    the caller is told to place it again. When products cannot be asked, the order stays pending
+    and ``recover_pending`` settles it; a retry with the same key hears it is in progress.
+    """
+    try:
+        ProductsClient.current().confirm(reservation_id)
+    except ReservationLost as err:
+        _drop(order_id)
+        raise APIError(503, "order_expired", "the order took too long and its stock was given back; "
+                       "place it again", {"reservation": err.message}) from None
+    db.session.execute(update(Order).where(Order.id == order_id, Order.status == "pending")
+                       .values(status="confirmed"))
+    db.session.commit()
+    order = db.session.get_one(Order, order_id)  # the request's own object, when it has one
+    set_committed_value(order, "status", "confirmed")
+    return order
+
+
+def _drop(order_id: int) -> None:
+    """Delete a pending order whose stock is gone, and free its key for a retry."""
+    db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.order_id == order_id))
+    order = db.session.scalar(select(Order).where(Order.id == order_id, Order.status == "pending"))
+    if order is not None:
+        db.session.delete(order)
+    db.session.commit()
+
+
+def recover_pending() -> int:
+    """Settle the orders left pending longer than ``PENDING_GRACE_SECONDS`` (their request died, or
+    products could not be asked): confirm each in products, or drop it when its reservation is gone.
+    Run in the background by every worker; how many were settled."""
+    grace = timedelta(seconds=float(current_app.config.get("PENDING_GRACE_SECONDS", 10)))
+    before = datetime.now(timezone.utc) - grace
+    pending = db.session.execute(select(Order.id, Order.reservation_id, Order.created_at)
+                                 .where(Order.status == "pending").order_by(Order.id).limit(100)).all()
+    db.session.rollback()
+    settled = 0
+    for order_id, reservation_id, created in pending:
+        if (created if created.tzinfo else created.replace(tzinfo=timezone.utc)) > before:
+            continue  # its request is probably still at it
+        try:
+            _confirm(order_id, reservation_id)
+            log.info("pending order confirmed", extra={"fields": {"order_id": order_id}})
+        except APIError as err:
+            if err.code != "order_expired":
+                continue  # products cannot be asked now: next round
+            log.warning("pending order dropped: its reservation expired",
+                        extra={"fields": {"order_id": order_id, "reservation_id": reservation_id}})
+        settled += 1
+    return settled
 
 
 def _release(reservation_id: str) -> None:

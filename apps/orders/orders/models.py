@@ -14,11 +14,14 @@ def _now() -> datetime:
 
 
 class Order(db.Model):
-    """A placed order: its stock held in products, its prices fixed. Requests in flight are not orders."""
+    """An order, its prices fixed. ``pending`` while its stock is held but not yet sold (between
+    saving it and products confirming the reservation), ``confirmed`` after: only a confirmed order
+    is one; a pending one is never shown, and is dropped if its reservation expires."""
 
     __tablename__ = "orders"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     user_id: Mapped[int] = mapped_column(Integer, index=True)
     total_cents: Mapped[int] = mapped_column(BigInteger)
     reservation_id: Mapped[str] = mapped_column(String(64))
@@ -44,7 +47,7 @@ class Order(db.Model):
             "user_id": self.user_id,
             "items": [item.to_dict() for item in self.items],
             "total": format_money(self.total_cents),
-            "status": "confirmed",  # the public contract's field; only confirmed orders are stored
+            "status": self.status,  # only confirmed orders are ever shown
             "created_at": created.isoformat().replace("+00:00", "Z"),
         }
 

@@ -219,7 +219,7 @@ def test_request_id_reaches_users_and_products(client, shop, users_app, products
         app.wsgi_app = recording
     response = order(client, uid, [{"product_id": pid, "quantity": 1}], **{"X-Request-Id": "rid-42"})
     assert response.status_code == 201
-    assert seen == [("GET", "rid-42"), ("PUT", "rid-42")]
+    assert seen == [("GET", "rid-42"), ("PUT", "rid-42"), ("PUT", "rid-42")]  # user, reserve, confirm
 
 
 def test_users_down_is_503_naming_it(make_orders, products_app, closed_port_url):
@@ -297,3 +297,79 @@ def test_absurd_quantity_is_400(client, shop, quantity):
     response = order(client, 1, [{"product_id": 1, "quantity": quantity}])
     assert response.status_code == 400
     assert "items[0].quantity" in response.get_json()["error"]["fields"]
+
+
+# --- pending until products confirms: nothing lost when a process dies in between -----------------
+
+def test_an_order_whose_hold_expired_is_not_placed_and_its_stock_is_back(client, shop, products_app):
+    uid, pid = shop.user(), shop.product(stock=5)
+    products_app.config["RESERVATION_HOLD_SECONDS"] = 0  # expired the moment it is made
+    response = order(client, uid, [{"product_id": pid, "quantity": 2}])
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "order_expired"
+    assert shop.orders_stored() == 0 and shop.stock(pid) == 5 and shop.reservations() == ["expired"]
+
+
+@pytest.fixture
+def confirmation_lost(monkeypatch):
+    """Products cannot be asked to confirm (its answer lost), until the test lets it."""
+    from shopcommon.clients import ProductsClient
+    from shopcommon.upstream import UpstreamUnavailable
+
+    real = ProductsClient.confirm
+
+    def lost(self, reservation_id):
+        raise UpstreamUnavailable("products", "products did not answer (test)")
+    monkeypatch.setattr(ProductsClient, "confirm", lost)
+    return lambda: monkeypatch.setattr(ProductsClient, "confirm", real)
+
+
+def test_a_pending_order_is_invisible_until_recovery_confirms_it(app, client, shop, confirmation_lost):
+    from orders.api import recover_pending
+
+    uid, pid = shop.user(), shop.product(stock=5)
+    response = order(client, uid, [{"product_id": pid, "quantity": 2}], **{KEY: "k-pending"})
+    assert response.status_code == 503
+    assert client.get("/api/orders").get_json()["total"] == 0 and shop.stock(pid) == 3
+    retry = order(client, uid, [{"product_id": pid, "quantity": 2}], **{KEY: "k-pending"})
+    assert retry.status_code == 409 and retry.get_json()["error"]["code"] == "request_in_progress"
+    confirmation_lost()  # products answers again
+    app.config["PENDING_GRACE_SECONDS"] = 0
+    with app.app_context():
+        assert recover_pending() == 1
+        assert recover_pending() == 0
+    listed = client.get("/api/orders").get_json()
+    assert listed["total"] == 1 and listed["items"][0]["status"] == "confirmed"
+    replay = order(client, uid, [{"product_id": pid, "quantity": 2}], **{KEY: "k-pending"})
+    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+    assert shop.stock(pid) == 3 and shop.reservations() == ["confirmed"]
+
+
+def test_recovery_drops_a_pending_order_whose_reservation_expired(app, client, shop, products_app,
+                                                                  confirmation_lost):
+    from orders.api import recover_pending
+    from products.models import Reservation
+
+    uid, pid = shop.user(), shop.product(stock=5)
+    assert order(client, uid, [{"product_id": pid, "quantity": 2}], **{KEY: "k-expired"}).status_code == 503
+    confirmation_lost()
+    with products_app.app_context():  # the hold ran out while orders could not reach products
+        db.session.query(Reservation).update({"expires_at": 0})
+        db.session.commit()
+    app.config["PENDING_GRACE_SECONDS"] = 0
+    with app.app_context():
+        assert recover_pending() == 1
+    assert shop.orders_stored() == 0 and shop.keys_stored() == {}
+    assert shop.stock(pid) == 5 and shop.reservations() == ["expired"]
+    # the key is free again: a retry places the order afresh
+    assert order(client, uid, [{"product_id": pid, "quantity": 2}], **{KEY: "k-expired"}).status_code == 201
+
+
+def test_recovery_leaves_a_young_pending_order_to_its_request(app, shop, confirmation_lost, client):
+    from orders.api import recover_pending
+
+    uid, pid = shop.user(), shop.product(stock=5)
+    order(client, uid, [{"product_id": pid, "quantity": 1}])
+    confirmation_lost()
+    with app.app_context():
+        assert recover_pending() == 0  # PENDING_GRACE_SECONDS (10 s) has not passed
+    assert shop.orders_stored() == 1 and client.get("/api/orders").get_json()["total"] == 0

@@ -125,3 +125,27 @@ def test_the_mesh_denying_a_call_is_not_an_unknown_outcome():
     assert not isinstance(denied.value, UpstreamUnavailable)
     assert (denied.value.status, denied.value.code) == (503, UPSTREAM_DENIED)
     assert denied.value.fields["upstream"] == "products"
+
+
+def test_an_answer_cut_off_half_way_is_an_unknown_outcome():
+    """A process killed while it sends its answer: the header promised a body that never comes."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def half_answer():
+        connection, _ = server.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 201 CREATED\r\nContent-Type: application/json\r\nContent-Length: 137\r\n\r\n")
+        connection.close()
+    threading.Thread(target=half_answer, daemon=True).start()
+    try:
+        with pytest.raises(UpstreamUnavailable) as cut:
+            ProductsClient(Upstream("products", f"http://127.0.0.1:{server.getsockname()[1]}")).reserve(
+                "r-7", [OrderLine(1, 1)])
+        assert cut.value.fields["upstream"] == "products" and "broke off" in cut.value.message
+    finally:
+        server.close()

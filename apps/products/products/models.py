@@ -1,6 +1,6 @@
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopcommon import db
@@ -30,12 +30,20 @@ class Product(db.Model):
 
 
 class Reservation(db.Model):
-    """Stock held for one order; its id is chosen by the caller so retries are idempotent."""
+    """Stock held for one order; its id is chosen by the caller so retries are idempotent.
+
+    ``reserved`` (held until ``expires_at``) → ``confirmed`` (its order is saved: the stock is sold),
+    or → ``released`` (its caller gave it back) or ``expired`` (nobody confirmed it in time: the
+    stock went back by itself). Only a ``reserved`` one changes.
+    """
 
     __tablename__ = "reservations"
+    __table_args__ = (Index("reservations_due", "status", "expires_at"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))  # "reserved" or "released"
+    status: Mapped[str] = mapped_column(String(16))
+    # milliseconds since the epoch: compared in SQL the same way by SQLite and PostgreSQL
+    expires_at: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     items: Mapped[list["ReservationItem"]] = relationship(
         order_by="ReservationItem.product_id", cascade="all, delete-orphan"

@@ -1,20 +1,26 @@
-"""``/products/reservations/<id>``: hold stock for an order, atomically, and give it back.
+"""``/products/reservations/<id>``: hold stock for an order, atomically, then sell it or give it back.
 
 The caller (orders) picks the reservation id, so every call is idempotent: repeating a PUT returns
 the reservation already made, and a DELETE that arrives before its PUT leaves a "released" marker
 that makes the late PUT fail instead of holding stock nobody will release.
+
+A reservation is held for ``RESERVATION_HOLD_SECONDS`` (30 by default). Orders confirms it once the
+order is saved (``PUT …/confirmation``); one nobody confirms in time expires, and its stock goes
+back by itself (``expire_due``, run by every worker every ``RESERVATION_SWEEP_SECONDS``), so an
+orders process that dies between reserving and saving loses no stock. A late confirmation fails.
 """
 
 import re
+import time
 from collections import defaultdict
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from products.models import Product, Reservation, ReservationItem
 from shopcommon import APIError, db
-from shopcommon.errors import INSUFFICIENT_STOCK, UNKNOWN_PRODUCT
+from shopcommon.errors import INSUFFICIENT_STOCK, RESERVATION_EXPIRED, RESERVATION_RELEASED, UNKNOWN_PRODUCT
 from shopcommon.resources import get_or_404
 from shopcommon.validation import Fields, json_body, order_items
 
@@ -30,14 +36,26 @@ def _check_id(reservation_id: str) -> None:
                        {"id": "must match [A-Za-z0-9_-]{1,64}"})
 
 
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _gone(reservation: Reservation) -> APIError:
+    """The refusal for a reservation that no longer holds stock."""
+    if reservation.status == "expired":
+        return APIError(409, RESERVATION_EXPIRED, f"reservation {reservation.id} expired before it was confirmed",
+                        {"id": "expired"})
+    return APIError(409, RESERVATION_RELEASED, f"reservation {reservation.id} was already released",
+                    {"id": "already released"})
+
+
 def _existing(reservation_id: str):
     """The answer to a repeated PUT."""
     reservation = db.session.get(Reservation, reservation_id)
     if reservation is None:
         return None
-    if reservation.status != "reserved":
-        raise APIError(409, "reservation_released",
-                       f"reservation {reservation_id} was already released", {"id": "already released"})
+    if reservation.status not in ("reserved", "confirmed"):
+        raise _gone(reservation)
     return reservation.to_dict(), 200
 
 
@@ -78,7 +96,8 @@ def reserve(reservation_id: str):
 
 
 def _take_stock(reservation_id: str, wanted: dict[int, int], labels: dict[int, str]) -> Reservation:
-    reservation = Reservation(id=reservation_id, status="reserved")
+    hold_ms = int(float(current_app.config.get("RESERVATION_HOLD_SECONDS", 30)) * 1000)
+    reservation = Reservation(id=reservation_id, status="reserved", expires_at=now_ms() + hold_ms)
     db.session.add(reservation)
     missing, short = {}, {}
     # a fixed lock order keeps two multi-item reservations from deadlocking each other
@@ -112,12 +131,45 @@ def _take_stock(reservation_id: str, wanted: dict[int, int], labels: dict[int, s
     return reservation
 
 
+def _locked(reservation_id: str) -> Reservation | None:
+    return db.session.scalar(select(Reservation).where(Reservation.id == reservation_id).with_for_update())
+
+
+def _give_back(reservation: Reservation, status: str) -> None:
+    """Return a held reservation's stock and close it as ``status``, in the caller's transaction."""
+    for item in reservation.items:
+        db.session.execute(
+            update(Product).where(Product.id == item.product_id)
+            .values(stock=Product.stock + item.quantity))
+    reservation.status = status
+
+
+@bp.put("/<reservation_id>/confirmation")
+def confirm(reservation_id: str):
+    """Sell the held stock: its order is saved. Repeating it is harmless; too late, it fails (409)."""
+    _check_id(reservation_id)
+    reservation = _locked(reservation_id)
+    if reservation is None:
+        raise APIError(404, "reservation_not_found", f"reservation {reservation_id} does not exist",
+                       {"id": "no such reservation"})
+    if reservation.status == "reserved":
+        if reservation.expires_at <= now_ms():
+            _give_back(reservation, "expired")
+            db.session.commit()
+            raise _gone(reservation)
+        reservation.status = "confirmed"
+        db.session.commit()
+    elif reservation.status != "confirmed":
+        raise _gone(reservation)
+    return reservation.to_dict()
+
+
 @bp.delete("/<reservation_id>")
 def release(reservation_id: str):
-    """Put the reserved stock back; releasing twice, or before reserving, is harmless."""
+    """Put the reserved stock back; releasing twice, or before reserving, is harmless. A confirmed
+    reservation belongs to a saved order: its stock stays sold (409)."""
     _check_id(reservation_id)
-    reservation = db.session.scalar(
-        select(Reservation).where(Reservation.id == reservation_id).with_for_update())
+    reservation = _locked(reservation_id)
     if reservation is None:
         db.session.add(Reservation(id=reservation_id, status="released"))
         try:
@@ -126,11 +178,29 @@ def release(reservation_id: str):
             db.session.rollback()
             return release(reservation_id)
         return {"id": reservation_id, "status": "released", "items": [], "total": "0.00"}
+    if reservation.status == "confirmed":
+        raise APIError(409, "reservation_confirmed", f"reservation {reservation_id} belongs to a placed order",
+                       {"id": "confirmed"})
     if reservation.status == "reserved":
-        for item in reservation.items:
-            db.session.execute(
-                update(Product).where(Product.id == item.product_id)
-                .values(stock=Product.stock + item.quantity))
-        reservation.status = "released"
+        _give_back(reservation, "released")
         db.session.commit()
     return reservation.to_dict()
+
+
+def expire_due(limit: int = 100) -> int:
+    """Give back the stock of every reservation held past its expiry; how many expired.
+
+    Each in its own short transaction, re-checked under its lock: a confirmation that got there
+    first wins, and several workers sweeping at once expire each reservation once.
+    """
+    due = db.session.scalars(select(Reservation.id).where(
+        Reservation.status == "reserved", Reservation.expires_at <= now_ms()).limit(limit)).all()
+    db.session.rollback()  # end the read; each reservation below is its own transaction
+    expired = 0
+    for reservation_id in due:
+        reservation = _locked(reservation_id)
+        if reservation is not None and reservation.status == "reserved" and reservation.expires_at <= now_ms():
+            _give_back(reservation, "expired")
+            expired += 1
+        db.session.commit()
+    return expired

@@ -133,3 +133,78 @@ def test_concurrent_reservations_never_oversell(app, store, make_product):
             t.join(timeout=60)
     assert sorted(results) == [201] * 10 + [409] * 30
     assert store.stock(p["id"]) == 0
+
+
+# --- held, then confirmed or expired --------------------------------------------------------------
+
+def confirm(client, rid):
+    return client.put(f"/products/reservations/{rid}/confirmation")
+
+
+def test_a_confirmed_reservation_keeps_its_stock_sold(client, store, make_product):
+    p = make_product(stock=5)
+    reserve(client, "sold", [{"product_id": p["id"], "quantity": 2}])
+    for _ in range(2):  # confirming again is harmless
+        response = confirm(client, "sold")
+        assert response.status_code == 200 and response.get_json()["status"] == "confirmed"
+    refused = client.delete("/products/reservations/sold")
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "reservation_confirmed"
+    assert store.stock(p["id"]) == 3
+    assert reserve(client, "sold", [{"product_id": p["id"], "quantity": 2}]).status_code == 200  # a repeat
+    assert store.stock(p["id"]) == 3
+
+
+def test_confirming_what_was_released_or_never_made_fails(client, store, make_product):
+    p = make_product(stock=5)
+    reserve(client, "gone", [{"product_id": p["id"], "quantity": 1}])
+    client.delete("/products/reservations/gone")
+    response = confirm(client, "gone")
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "reservation_released"
+    assert confirm(client, "never").status_code == 404
+    assert store.stock(p["id"]) == 5
+
+
+@pytest.fixture
+def expiring(app):
+    """Reservations expire the moment they are made (a hold of 0 s)."""
+    app.config["RESERVATION_HOLD_SECONDS"] = 0
+    yield app
+    app.config["RESERVATION_HOLD_SECONDS"] = 30
+
+
+def test_a_reservation_nobody_confirms_expires_and_its_stock_comes_back(expiring, client, store, make_product):
+    from products.reservations import expire_due
+
+    p = make_product(stock=5)
+    assert reserve(client, "late", [{"product_id": p["id"], "quantity": 3}]).status_code == 201
+    assert store.stock(p["id"]) == 2
+    with expiring.app_context():
+        assert expire_due() == 1
+        assert expire_due() == 0  # once
+    assert store.stock(p["id"]) == 5 and store.reservation_status("late") == "expired"
+    response = confirm(client, "late")
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "reservation_expired"
+    repeat = reserve(client, "late", [{"product_id": p["id"], "quantity": 3}])
+    assert repeat.status_code == 409 and repeat.get_json()["error"]["code"] == "reservation_expired"
+    assert store.stock(p["id"]) == 5
+
+
+def test_a_late_confirmation_fails_and_gives_the_stock_back_itself(expiring, client, store, make_product):
+    p = make_product(stock=5)
+    reserve(client, "slow", [{"product_id": p["id"], "quantity": 4}])
+    response = confirm(client, "slow")  # before any sweep: the expiry is checked here too
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "reservation_expired"
+    assert store.stock(p["id"]) == 5
+
+
+def test_the_sweep_leaves_held_and_confirmed_reservations_alone(app, client, store, make_product):
+    from products.reservations import expire_due
+
+    p = make_product(stock=5)
+    reserve(client, "held", [{"product_id": p["id"], "quantity": 1}])
+    reserve(client, "kept", [{"product_id": p["id"], "quantity": 1}])
+    confirm(client, "kept")
+    with app.app_context():
+        assert expire_due() == 0
+    assert store.stock(p["id"]) == 3
+    assert store.reservation_status("held") == "reserved" and store.reservation_status("kept") == "confirmed"

@@ -1,0 +1,3 @@
+from meshctl.bench.run import main
+
+raise SystemExit(main())
