@@ -12,7 +12,8 @@ CONSUL := .cache/consul/consul
 # `.` is for meshctl, which the frontend imports its intentions model from; a new apps/<name> is
 # picked up by the wildcard)
 LOCAL_PACKAGES := . $(dir $(wildcard apps/*/pyproject.toml)) frontend
-# each row of make bench, in seconds (make bench BENCH_SECONDS=3); BENCH_ARGS=--short for 3 s rows
+# each row of make bench, in seconds (make bench BENCH_SECONDS=3); BENCH_ARGS=--short for 3 s rows,
+# BENCH_ARGS=--containers for the mesh in containers (COMPOSE_PROJECT_NAME, FRONTEND_PORT)
 BENCH_SECONDS ?= 10
 BENCH_ARGS ?=
 
@@ -25,6 +26,7 @@ help:
 	@echo "make token    print the management token make up made (Consul's UI, consul CLI, intentions page)"
 	@echo "make plan     what make up starts, derived from consul-config/services (ports, upstreams, commands)"
 	@echo "make bench    wrk against the running mesh: GET direct vs through the mesh, orders/s, CPU and memory (volumes/bench/)"
+	@echo "              make bench BENCH_ARGS=--containers: the same against the mesh in containers (docker compose)"
 	@echo "make test     unit tests (SQLite, and PostgreSQL when TEST_POSTGRES_URL answers) + the mesh suite"
 	@echo "make images   build local stand-ins for the base images (no registry needed) and write .env"
 	@echo "make docker-engine  install and start a Docker engine and Compose v2 if none answers (root)"
@@ -90,7 +92,8 @@ integration-containers: venv consul
 screenshots: venv consul
 	@UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests/test_browser.py
 
-# against the mesh make up started (it says so when none runs); wrk is installed when missing
+# against the mesh make up started, or with BENCH_ARGS=--containers the Compose stack (it says so
+# when none runs); wrk is installed when missing
 bench: venv
 	@bash meshctl/bench/need-wrk.sh
 	@$(PY) -m meshctl.bench --seconds $(BENCH_SECONDS) $(BENCH_ARGS)

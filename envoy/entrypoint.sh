@@ -30,11 +30,15 @@ if [ -n "${GATE_LISTEN:-}" ]; then
   gate=$!
 fi
 
+# Stopping: leave Consul's catalogue first, so the callers' Envoys stop sending new requests here
+# (they hear of it within a second), give the requests already on their way DRAIN_SECONDS to
+# finish, then stop Envoy (which drains its own connections for 2 s). Within Compose's 10 s.
 stop() {
+  deregister
+  sleep "${DRAIN_SECONDS:-3}"
   [ -z "$gate" ] || kill -TERM "$gate" 2>/dev/null || true
   kill -TERM "$envoy" 2>/dev/null || true
   wait "$envoy" 2>/dev/null || true
-  deregister
   exit 0
 }
 trap stop TERM INT

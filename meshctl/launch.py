@@ -7,6 +7,9 @@ def app_argv(service: Service, bind: str, gunicorn: str = "gunicorn") -> list[st
     """gunicorn serving ``service``'s WSGI app on ``bind`` (host:port)."""
     return [gunicorn, "--bind", bind, "--workers", "2", "--threads", "4", "--graceful-timeout", "5",
             "--timeout", "30", "--name", service.name,
+            # the sidecar keeps its connections to the app open between requests; gunicorn's 2 s
+            # default closed idle ones under Envoy's feet, failing the request that reused one
+            "--keep-alive", "75",
             # no shared control socket in $HOME: in local mode several gunicorns run side by side
             "--no-control-socket", service.wsgi_app]
 

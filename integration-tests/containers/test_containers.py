@@ -363,3 +363,21 @@ def test_a_database_without_its_password_stops_at_start_saying_why(stack, pg_hba
                     "-v", f"{REPO / 'apps' / 'db-entrypoint.sh'}:/run/db-entrypoint.sh:ro",
                     "--entrypoint", "sh", image, "-c", f"{setup} && exec sh /run/db-entrypoint.sh postgres")
     assert result.returncode == 1 and refusal in result.stderr, result.stdout + result.stderr
+
+
+def test_a_stopping_sidecar_leaves_the_catalogue_before_it_exits(consul_client, api):
+    """Graceful: deregistered first, then a drain, then Envoy stops; so a rolling restart loses nothing."""
+    import threading
+
+    stopping = threading.Thread(target=docker, args=("stop", "-t", "15", container("users-sidecar")))
+    stopping.start()
+    try:
+        left = eventually("users to leave Consul's catalogue",
+                          lambda: not consul_client.health.service("users")[1], timeout=10)
+        still = docker("inspect", "-f", "{{.State.Running}}", container("users-sidecar")).stdout.strip()
+        assert left and still == "true", "the sidecar exited before it left the catalogue"
+    finally:
+        stopping.join(timeout=30)
+        assert docker("start", container("users-sidecar")).returncode == 0
+        settled()
+    assert api.get("/api/users?limit=1").status_code == 200

@@ -57,25 +57,16 @@ def memory_kib(pid: int) -> tuple[int, int]:
     return values.get("VmRSS", 0), values.get("VmHWM", 0)
 
 
-class Sampler:
-    """Samples each component's tree when entered, every ``interval`` seconds, and when left.
+class Periodic:
+    """Calls ``sample()`` when entered, every ``interval`` seconds on a thread, and when left."""
 
-    CPU is each process's utime+stime at the last sample less at the first (a process born during
-    the row counts from zero); peak RSS is the highest sum of VmRSS over the tree at any sample.
-    """
-
-    def __init__(self, roots: dict[str, int], interval: float = 0.25):
-        self.roots = roots
+    def __init__(self, interval: float):
         self.interval = interval
-        self.first: dict[str, dict[int, int]] = {name: {} for name in roots}
-        self.last: dict[str, dict[int, int]] = {name: {} for name in roots}
-        self.peak_rss = dict.fromkeys(roots, 0)
-        self.hwm = dict.fromkeys(roots, 0)
         self._started = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self):
         self.sample()
         self._started = True
         self._thread.start()
@@ -89,6 +80,25 @@ class Sampler:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             self.sample()
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+
+class Sampler(Periodic):
+    """Samples each component's process tree when entered, every ``interval`` seconds, and when left.
+
+    CPU is each process's utime+stime at the last sample less at the first (a process born during
+    the row counts from zero); peak RSS is the highest sum of VmRSS over the tree at any sample.
+    """
+
+    def __init__(self, roots: dict[str, int], interval: float = 0.25):
+        super().__init__(interval)
+        self.roots = roots
+        self.first: dict[str, dict[int, int]] = {name: {} for name in roots}
+        self.last: dict[str, dict[int, int]] = {name: {} for name in roots}
+        self.peak_rss = dict.fromkeys(roots, 0)
+        self.hwm = dict.fromkeys(roots, 0)
 
     def sample(self) -> None:
         kids = _children()

@@ -26,25 +26,39 @@ def _cell(used: dict, component: str, key: str, fmt: str) -> str:
     return "-" if value is None else fmt.format(value)
 
 
+def containers(result: dict) -> bool:
+    return result.get("mode") == "containers"
+
+
+def get_sides(result: dict) -> tuple[str, ...]:
+    """The GET rows' sides: direct and through the mesh; in containers, where no app but the
+    frontend is reachable, through the frontend only."""
+    return ("frontend",) if containers(result) else ("direct", "mesh")
+
+
 def _measured(result: dict) -> list[tuple[str, dict]]:
     """Every wrk run of the bench, labelled as in the table."""
     runs = []
     for row in result["get"]:
-        runs += [(f"GET direct c={row['concurrency']}", row["direct"]),
-                 (f"GET mesh c={row['concurrency']}", row["mesh"])]
+        runs += [(f"GET {side} c={row['concurrency']}", row[side]) for side in get_sides(result)]
     runs += [(f"orders c={row['concurrency']}", row) for row in result["orders"]]
     return runs
 
 
-def table(result: dict) -> str:
+def _get_lines(result: dict) -> list[str]:
+    """The GET rows: direct against the mesh, or in containers through the frontend alone."""
     urls = result["urls"]
-    load = " ".join(f"{x:.2f}" for x in result["load_average"])
+    if containers(result):
+        lines = [f"GET /api/products/<id> through the frontend ({urls['frontend']}): the frontend's app -> its Envoy",
+                 "-> mTLS -> products' Envoy -> products; direct is not reachable in containers (apps listen on",
+                 "their own loopback)",
+                 f"{'conc':>5} | {'req/s':>10} {'p50':>7} {'p99':>7} | errors"]
+        for row in result["get"]:
+            run = row["frontend"]
+            lines.append(f"{row['concurrency']:>5} | {_rps(run):>10} {_ms(run, 'p50'):>7} {_ms(run, 'p99'):>7} "
+                         f"| {_errors(run)}")
+        return lines
     lines = [
-        f"Shop mesh benchmark, {result['date']}: {result['cores']} cores, Python {result['python']}, "
-        f"wrk {result['wrk']}, {result['seconds_per_row']} s per row",
-        f"Load average before: {load}; wrk runs on the same cores as the mesh.",
-        "req/s and orders/s count 2xx answers; latencies in ms (wrk's, corrected for coordinated omission).",
-        "",
         f"GET /products/<id>: direct = products' app ({urls['direct']});",
         f"mesh = the frontend's Envoy ({urls['mesh']}) -> mTLS -> products' Envoy -> products",
         f"{'conc':>5} | {'direct req/s':>12} {'p50':>7} {'p99':>7} | {'mesh req/s':>10} {'p50':>7} {'p99':>7} "
@@ -57,7 +71,20 @@ def table(result: dict) -> str:
         lines.append(f"{row['concurrency']:>5} | {_rps(direct):>12} {_ms(direct, 'p50'):>7} {_ms(direct, 'p99'):>7} "
                      f"| {_rps(mesh):>10} {_ms(mesh, 'p50'):>7} {_ms(mesh, 'p99'):>7} "
                      f"| {ratio:>11} {added:>8} | {_errors(direct)}, {_errors(mesh)}")
-    lines += [
+    return lines
+
+
+def table(result: dict) -> str:
+    urls = result["urls"]
+    load = " ".join(f"{x:.2f}" for x in result["load_average"])
+    where = f" in containers (Compose project {result['project']})" if containers(result) else ""
+    lines = [
+        f"Shop mesh benchmark{where}, {result['date']}: {result['cores']} cores, Python {result['python']}, "
+        f"wrk {result['wrk']}, {result['seconds_per_row']} s per row",
+        f"Load average before: {load}; wrk runs on the same cores as the mesh.",
+        "req/s and orders/s count 2xx answers; latencies in ms (wrk's, corrected for coordinated omission).",
+        "",
+        *_get_lines(result),
         "",
         f"Orders placed end to end: POST {urls['orders']} (frontend -> orders -> users, products),",
         "1 unit each, spread over fresh products; a fresh user per row",
@@ -73,12 +100,19 @@ def table(result: dict) -> str:
 
     runs = _measured(result)
     width = max(len(label) for label, _ in runs)
-    # each service's app (gunicorn master + workers) and its Envoy, in the order the mesh starts them
-    components = [name for service in result["services"] for name in (service, f"{service}-sidecar-proxy")]
+    # each service's app (gunicorn master + workers) and its Envoy, in the order the mesh starts them;
+    # in containers, each app's container and its sidecar's
+    sidecar = "-sidecar" if containers(result) else "-sidecar-proxy"
+    components = [name for service in result["services"] for name in (service, f"{service}{sidecar}")]
     groups = "".join(f"{service:^18}" for service in result["services"])
     titles = "".join(f"{'app':>8} {'Envoy':>8} " for _ in result["services"])
-    for heading, key, fmt in (("CPU seconds per 1,000 requests", "cpu_s_per_1k", "{:.3f}"),
-                              ("Peak RSS in MiB (highest sampled sum over the process tree)", "peak_rss_mib", "{:.0f}")):
+    if containers(result):
+        memory = ("Peak memory in MiB (highest sampled cgroup usage less inactive file cache, as docker stats "
+                  "counts it)", "peak_mib")
+        lines += ["", f"CPU and memory per container, from {result['resource_source']}"]
+    else:
+        memory = ("Peak RSS in MiB (highest sampled sum over the process tree)", "peak_rss_mib")
+    for heading, key, fmt in (("CPU seconds per 1,000 requests", "cpu_s_per_1k", "{:.3f}"), (*memory, "{:.0f}")):
         lines += ["", heading, f"{'':<{width}} {groups}", f"{'row':<{width}} {titles}"]
         for label, run in runs:
             used = run.get("resources") or {}
@@ -105,16 +139,21 @@ def chart(result: dict, path: Path) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
     get, orders = result["get"], result["orders"]
     spots = range(len(get))
+    sides = get_sides(result)
+    bar = 0.8 / len(sides)
     for ax, measure, unit in ((axes[0][0], ("rps",), "requests/s"), (axes[1][0], ("latency_ms", "p99"), "p99 ms")):
-        for offset, side, colour in ((-0.2, "direct", "tab:blue"), (0.2, "mesh", "tab:orange")):
-            bars = ax.bar([i + offset for i in spots], [_value(row[side], *measure) for row in get], 0.4,
+        for n, (side, colour) in enumerate(zip(sides, ("tab:blue", "tab:orange"))):
+            offset = (n - (len(sides) - 1) / 2) * bar
+            bars = ax.bar([i + offset for i in spots], [_value(row[side], *measure) for row in get], bar,
                           label=side, color=colour)
             ax.bar_label(bars, fmt="%.0f" if unit == "requests/s" else "%.1f", fontsize=8)
         ax.set_xticks(list(spots), [f"c={row['concurrency']}" for row in get])
         ax.set_ylabel(unit)
         ax.legend()
-    axes[0][0].set_title("GET /products/<id>: direct vs through the mesh")
-    axes[1][0].set_title("GET /products/<id>: p99 latency")
+    url, what = (("/api/products/<id>", "through the frontend") if containers(result)
+                 else ("/products/<id>", "direct vs through the mesh"))
+    axes[0][0].set_title(f"GET {url}: {what}")
+    axes[1][0].set_title(f"GET {url}: p99 latency")
 
     spots = range(len(orders))
     for ax, measure, unit, title in ((axes[0][1], ("rps",), "orders/s", "Orders placed per second, end to end"),
@@ -124,7 +163,8 @@ def chart(result: dict, path: Path) -> None:
         ax.set_xticks(list(spots), [f"c={row['concurrency']}" for row in orders])
         ax.set_ylabel(unit)
         ax.set_title(title)
-    fig.suptitle(f"Shop mesh benchmark, {result['date']}: {result['cores']} cores, wrk {result['wrk']}, "
+    where = " in containers" if containers(result) else ""
+    fig.suptitle(f"Shop mesh benchmark{where}, {result['date']}: {result['cores']} cores, wrk {result['wrk']}, "
                  f"{result['seconds_per_row']} s per row")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

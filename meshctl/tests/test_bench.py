@@ -1,11 +1,16 @@
-"""make bench's parts that need no mesh: wrk's numbers, the /proc sampler, the table and the chart."""
+"""make bench's parts that need no mesh: wrk's numbers, the /proc and cgroup samplers, the table and
+the chart."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from meshctl.bench import report, wrk
+import pytest
+
+from meshctl.bench import containers, report, wrk
+from meshctl.bench.containers import MIB
 from meshctl.bench.procstats import Sampler
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,4 +88,137 @@ def test_bench_says_plainly_when_the_mesh_is_not_running(tmp_path):
                           text=True, timeout=60, env=os.environ | {"VOLUMES_DIR": str(tmp_path)})
     assert done.returncode == 1
     assert "the mesh is not running" in done.stderr and "make up" in done.stderr
+    assert not (tmp_path / "bench").exists()
+
+
+# --containers: the parts that need no Docker
+
+
+def test_cgroup_paths_read_v1_controllers_and_the_v2_hierarchy():
+    paths = containers.cgroup_paths("12:cpu,cpuacct:/docker/abc\n4:memory:/docker/abc\n"
+                                    "1:name=systemd:/docker/abc\n0::/system.slice/docker-abc.scope\n")
+    assert paths["cpu"] == paths["cpuacct"] == paths["memory"] == "/docker/abc"
+    assert paths[""] == "/system.slice/docker-abc.scope"
+
+
+def _files(folder: Path, **files: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name.replace("__", ".")).write_text(text)
+
+
+def test_cgroup_v2_counters_leave_out_inactive_file_cache(tmp_path):
+    (tmp_path / "cgroup.controllers").write_text("cpu memory\n")  # v2 alone, on the root
+    _files(tmp_path / "system.slice" / "docker-abc.scope", cpu__stat="usage_usec 2500000\nuser_usec 2000000\n",
+           memory__current=str(300 * MIB), memory__peak=str(400 * MIB),
+           memory__stat=f"anon {200 * MIB}\nfile {100 * MIB}\ninactive_file {60 * MIB}\n")
+    counters = containers.find_counters({"": "/system.slice/docker-abc.scope"}, root=tmp_path)
+    assert counters.source == "cgroup files: v2 cpu.stat, v2 memory.current"
+    assert containers.read_counters(counters) == (2.5, 240 * MIB, 400 * MIB, 200 * MIB)
+
+
+def test_cgroup_v1_counters_and_a_hybrid_host_that_has_cpu_in_v2(tmp_path):
+    _files(tmp_path / "cpuacct" / "docker" / "abc", cpuacct__usage="1500000000\n")
+    _files(tmp_path / "memory" / "docker" / "abc", memory__usage_in_bytes=str(100 * MIB),
+           memory__max_usage_in_bytes=str(150 * MIB),
+           memory__stat=f"inactive_file 1\ntotal_inactive_file {10 * MIB}\ntotal_rss {70 * MIB}\n")
+    paths = containers.cgroup_paths("2:cpuacct:/docker/abc\n4:memory:/docker/abc\n0::/docker/abc\n")
+    v1 = containers.find_counters(paths, root=tmp_path)
+    assert v1.source == "cgroup files: v1 cpuacct.usage, v1 memory.usage_in_bytes"
+    assert containers.read_counters(v1) == (1.5, 90 * MIB, 150 * MIB, 70 * MIB)
+
+    # a hybrid host: v2 beside v1 under unified/, with CPU but without the memory controller
+    _files(tmp_path / "unified" / "docker" / "abc", cpu__stat="usage_usec 1600000\n")
+    hybrid = containers.find_counters(paths, root=tmp_path)
+    assert hybrid.source == "cgroup files: v2 cpu.stat, v1 memory.usage_in_bytes"
+    assert containers.read_counters(hybrid).cpu_s == 1.6
+
+
+def test_no_counters_where_the_files_are_not_there(tmp_path):
+    assert containers.find_counters({"": "/docker/abc", "memory": "/docker/abc"}, root=tmp_path) is None
+    _files(tmp_path / "unified" / "docker" / "abc", cpu__stat="usage_usec 1\n")  # CPU, but no memory anywhere
+    assert containers.find_counters({"": "/docker/abc"}, root=tmp_path) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("0B", 0), ("512KiB", 512 * 1024), ("120.5MiB", round(120.5 * MIB)), ("1.5GiB", round(1.5 * 1024 * MIB)),
+    ("12.3MB", 12_300_000), ("2kB", 2000)])
+def test_sizes_as_docker_writes_them(text, expected):
+    assert containers.size(text) == expected
+
+
+def test_size_refuses_what_is_not_one():
+    with pytest.raises(ValueError):
+        containers.size("12 parsecs")
+
+
+def test_docker_stats_lines_and_its_cpu_as_a_rate_over_time(monkeypatch):
+    lines = "abc\t50.00%\t100MiB / 23.5GiB\ndef\t--\t-- / --\n"
+    assert containers.parse_stats(lines) == {"abc": (50.0, 100 * MIB)}  # def has no figures: left out
+    monkeypatch.setattr(containers, "docker", lambda *args: "abc\t150.00%\t100MiB / 1GiB\n")
+    clock = iter([10.0, 12.0])
+    monkeypatch.setattr(containers.time, "monotonic", lambda: next(clock))
+    stats = containers.DockerStats({"products": "abc"})
+    assert stats()["products"].cpu_s == 0  # the first reading is where CPU starts
+    assert stats()["products"] == (3.0, 100 * MIB, None, None)  # 1.5 cores for 2 s
+
+
+def test_container_sampler_reports_cpu_per_1k_and_peak_memory():
+    readings = iter([
+        {"products": containers.Usage(10.0, 100 * MIB, None, 80 * MIB), "db_products": containers.Usage(1.0, 50 * MIB, None)},
+        {"products": containers.Usage(12.0, 140 * MIB, 200 * MIB, 90 * MIB)},  # the database stopped
+        {"products": containers.Usage(13.0, 120 * MIB, 200 * MIB, 85 * MIB)},
+    ])
+    sampler = containers.ContainerSampler(lambda: next(readings, {}), ["products", "db_products", "users"])
+    sampler.sample(), sampler.sample(), sampler.sample()
+    used = sampler.results(count=1500)
+    assert used["products"] == {"cpu_s": 3.0, "cpu_s_per_1k": 2.0, "peak_mib": 140.0, "peak_anon_mib": 90.0,
+                                "kernel_peak_mib": 200.0}
+    assert used["db_products"]["cpu_s"] == 0 and used["db_products"]["peak_anon_mib"] is None
+    assert "users" not in used  # never read: no figures rather than zeros
+
+
+def test_components_are_apps_and_sidecars_with_their_databases_where_running():
+    required, optional = containers.components(["users", "frontend"])
+    assert required == ["users", "users-sidecar", "frontend", "frontend-sidecar"]
+    assert optional == ["db_users", "db_frontend"]
+
+
+def _in_containers() -> dict:
+    resources = {"products": {"cpu_s": 1.0, "cpu_s_per_1k": 0.25, "peak_mib": 129.6},
+                 "products-sidecar": {"cpu_s": 0.5, "cpu_s_per_1k": 0.125, "peak_mib": 59.0}}
+
+    def run(rps: float) -> dict:
+        return {**_run(rps, 2.0), "resources": resources}
+
+    return {**RESULT, "mode": "containers", "project": "shopbench",
+            "resource_source": "cgroup files: v2 cpu.stat, v1 memory.usage_in_bytes",
+            "urls": {"frontend": "http://127.0.0.1:25001/api/products", "orders": "http://127.0.0.1:25001/api/orders"},
+            "get": [{"concurrency": 1, "frontend": run(400)}, {"concurrency": 8, "frontend": {"error": "no wrk"}}],
+            "orders": [{"concurrency": 1, **run(40),
+                        "stock": {"units_taken": 400, "units_in_orders": 400, "orders_confirmed": 400, "ok": True}}]}
+
+
+def test_table_in_containers_has_one_get_side_and_a_column_per_container(tmp_path):
+    text = report.table(_in_containers())
+    assert "in containers (Compose project shopbench)" in text
+    assert "direct is not reachable in containers" in text and "direct req/s" not in text
+    assert "GET frontend c=1" in text and "GET frontend c=8" in text and "row failed: no wrk" in text
+    assert "0.250" in text and "0.125" in text and "130" in text and "59" in text
+    assert "from cgroup files: v2 cpu.stat, v1 memory.usage_in_bytes" in text
+    report.chart(_in_containers(), tmp_path / "latest-containers.png")
+    assert (tmp_path / "latest-containers.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_bench_in_containers_says_plainly_when_the_frontend_does_not_answer(tmp_path):
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    done = subprocess.run([sys.executable, "-m", "meshctl.bench", "--containers", "--seconds", "1"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60,
+                          env=os.environ | {"VOLUMES_DIR": str(tmp_path), "FRONTEND_PORT": str(port),
+                                            "COMPOSE_PROJECT_NAME": "nosuchshop"})
+    assert done.returncode == 1
+    assert f"the frontend does not answer at http://127.0.0.1:{port}" in done.stderr
+    assert "docker compose -p nosuchshop -f services.yml up --build -d" in done.stderr
     assert not (tmp_path / "bench").exists()
