@@ -17,7 +17,7 @@ LOCAL_PACKAGES := . $(dir $(wildcard apps/*/pyproject.toml)) frontend
 BENCH_SECONDS ?= 10
 BENCH_ARGS ?=
 
-.PHONY: help up down status plan token test unit integration integration-containers screenshots bench venv consul images docker-engine clean-data
+.PHONY: help up down status plan token test unit integration integration-containers integration-cluster screenshots bench venv consul images docker-engine clean-data
 
 help:
 	@echo "make up       start Consul, every service and its Envoy sidecar (builds what is missing)"
@@ -28,6 +28,7 @@ help:
 	@echo "make bench    wrk against the running mesh: GET direct vs through the mesh, orders/s, CPU and memory (volumes/bench/)"
 	@echo "              make bench BENCH_ARGS=--containers: the same against the mesh in containers (docker compose)"
 	@echo "make test     unit tests (SQLite, and PostgreSQL when TEST_POSTGRES_URL answers) + the mesh suite"
+	@echo "              + the container and cluster suites when a Docker engine answers"
 	@echo "make images   build local stand-ins for the base images (no registry needed) and write .env"
 	@echo "make docker-engine  install and start a Docker engine and Compose v2 if none answers (root)"
 	@echo "make clean-data  delete databases, Consul data, generated secrets and logs under volumes/ (after make down)"
@@ -68,7 +69,8 @@ unit: venv consul
 
 integration: venv consul
 	@echo "==> integration tests against the real mesh (started like make up)"
-	@$(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests --ignore=integration-tests/containers
+	@$(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests --ignore=integration-tests/containers \
+	  --ignore=integration-tests/cluster
 
 images: consul
 	@bash meshctl/images/build.sh
@@ -88,6 +90,19 @@ integration-containers: venv consul
 	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
 	fi
 
+# the cluster suite (cluster.yml: three Consul servers, two nodes, two instances of everything, the
+# ingress) likewise, loudly skipped when no Docker engine answers
+integration-cluster: venv consul
+	@if docker info >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory images && \
+	  echo "==> cluster tests: cluster.yml brought up by testcontainers" && \
+	  $(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests/cluster; \
+	else \
+	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	  echo "!! cluster tests SKIPPED: no Docker engine answers (make docker-engine)      !!"; \
+	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	fi
+
 # refresh docs/screenshots (shown in the README) from the browser tests
 screenshots: venv consul
 	@UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests/test_browser.py
@@ -98,7 +113,7 @@ bench: venv
 	@bash meshctl/bench/need-wrk.sh
 	@$(PY) -m meshctl.bench --seconds $(BENCH_SECONDS) $(BENCH_ARGS)
 
-test: unit integration integration-containers
+test: unit integration integration-containers integration-cluster
 
 clean-data:
 	@if [ -f volumes/run/consul.pid ]; then echo "run make down first"; exit 1; fi

@@ -4,24 +4,29 @@
 # acts with the service's own token (a file in /consul/secrets, never on a command line). With
 # $GATE_LISTEN set (the frontend's sidecar), the Consul gate runs here too (meshctl/gate.py): the
 # app reaches Consul through it, and holds no client certificate itself.
+# With $GATEWAY set (ingress; cluster.yml), it runs the gateway service $SERVICE instead: the same
+# lifecycle, but `consul connect envoy -register` registers the gateway itself.
 set -eu
 : "${SERVICE:?set SERVICE to the service this sidecar serves (users, products, orders, frontend)}"
 
-definition=/tmp/$SERVICE.json
-python3 -m meshctl.container registration > "$definition"
-
 token=/consul/secrets/service.token
-until consul services register -token-file "$token" "$definition"; do
-  echo "sidecar: waiting for Consul at $CONSUL_HTTP_ADDR to accept $SERVICE" >&2
-  sleep 1
-done
+run=gateway
+if [ -z "${GATEWAY:-}" ]; then
+  run=sidecar
+  definition=/tmp/$SERVICE.json
+  python3 -m meshctl.container registration > "$definition"
+  until consul services register -token-file "$token" "$definition"; do
+    echo "sidecar: waiting for Consul at $CONSUL_HTTP_ADDR to accept $SERVICE" >&2
+    sleep 1
+  done
+fi
 
 deregister() {
   consul services deregister -token-file "$token" -id "$SERVICE" || true
 }
 
 # the same `consul connect envoy` command line as make up's (meshctl/launch.py); it exec's Envoy
-python3 -m meshctl.container sidecar &
+python3 -m meshctl.container "$run" &
 envoy=$!
 gate=
 if [ -n "${GATE_LISTEN:-}" ]; then

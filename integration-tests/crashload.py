@@ -58,25 +58,49 @@ class Shop:
         return {"taken": taken, "in_orders": in_orders, "order_ids": ids}
 
 
-def run(shop: Shop, kill_one, clients: int = 16, seconds: float = 12, kill_every: float = 1.5) -> dict:
+def run(shop: Shop, kill_one, clients: int = 16, seconds: float = 12, kill_every: float = 1.5,
+        idempotent: bool = False) -> dict:
     """Order for ``seconds`` from ``clients`` threads while ``kill_one()`` SIGKILLs a worker every
-    ``kill_every`` seconds; the answers, the kills, the placed ids and the time of the last kill."""
+    ``kill_every`` seconds; the answers, the kills, the placed ids and the time of the last kill.
+
+    ``idempotent``: each order carries an Idempotency-Key of its own, as the frontend's order form
+    sends one, so the mesh may retry it (consul-config/config-entries/router-orders.hcl), and the
+    client does what orders asks of it: told the first request with that key is still in progress
+    (409, its order pending until orders settles it), it asks again with the same key, and gets the
+    order's final answer. Those second asks are counted in ``asked_again``."""
     user_id, initial = shop.setup(products=4, stock=10_000)
     answers: Counter = Counter()
     placed: list[int] = []
+    failures: list[str] = []  # the first few answers that were not a 201, to say why
+    asked_again: Counter = Counter()
     lock = threading.Lock()
     stop = threading.Event()
+
+    def place(s: requests.Session) -> requests.Response:
+        body = {"user_id": user_id, "items": [{"product_id": random.choice(list(initial)), "quantity": 1}]}
+        key = uuid.uuid4().hex if idempotent else None
+        until = time.monotonic() + 60  # orders settles a pending order within about 12 s
+        while True:
+            r = s.post(f"{shop.frontend}/api/orders", timeout=60, json=body,
+                       headers={"Idempotency-Key": key} if key else {})
+            if not (key and r.status_code == 409 and r.json()["error"]["code"] == "request_in_progress"
+                    and time.monotonic() < until):
+                return r
+            with lock:
+                asked_again[key] += 1
+            time.sleep(1)
 
     def client():
         with shop._session() as s:
             while not stop.is_set():
                 try:
-                    r = s.post(f"{shop.frontend}/api/orders", timeout=60, json={
-                        "user_id": user_id, "items": [{"product_id": random.choice(list(initial)), "quantity": 1}]})
+                    r = place(s)
                     outcome = r.status_code
-                    if outcome == 201:
-                        with lock:
+                    with lock:
+                        if outcome == 201:
                             placed.append(r.json()["id"])
+                        elif len(failures) < 10:
+                            failures.append(f"{outcome} {r.text[:300]}")
                 except requests.RequestException as exc:
                     outcome = type(exc).__name__
                 with lock:
@@ -95,13 +119,15 @@ def run(shop: Shop, kill_one, clients: int = 16, seconds: float = 12, kill_every
     for t in threads:
         t.join(timeout=90)
     return {"user_id": user_id, "initial": initial, "answers": answers, "placed": placed, "kills": kills,
-            "last_kill": last_kill}
+            "last_kill": last_kill, "failures": failures, "asked_again": len(asked_again)}
 
 
 def check(shop: Shop, result: dict, within: float = 60) -> dict:
     """Until stock taken equals units in confirmed orders (at most ``within`` s after the last kill),
     and every 201 answered is among the confirmed orders."""
     print(f"\ncrash test: answers {dict(result['answers'])}, {len(result['kills'])} kills: {result['kills']}")
+    for failure in result["failures"]:
+        print(f"crash test: failed: {failure}")
     remaining = within - (time.monotonic() - result["last_kill"])
     books = eventually("stock taken to equal units in confirmed orders",
                        lambda: (b := shop.ledger(result["user_id"], result["initial"]))["taken"] == b["in_orders"] and b,

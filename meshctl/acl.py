@@ -7,9 +7,11 @@ brought back to exactly the rights below, one that is missing is created.
 
     identity        rights                                               held by
     agent           node identity of the Consul node (its own catalogue) the Consul agent
-    <service>       service identity <service> (register it and its      the service's sidecar
-                    sidecar, take its mesh certificate over xDS, read
+                    (``agent-<node>``, one per node, where there are several: cluster.yml)
+    <service>       service identity <service> (register it and its      the service's sidecars
+                    sidecar, take its mesh certificate over xDS, read    (every instance's)
                     the catalogue to find its upstreams)
+    <gateway>       service identity <gateway>: the same for a gateway   the gateway's Envoy
     frontend        policy mesh-read: services, nodes, intentions: read  the frontend app
     observer        policy mesh-read                                     `make status`, the tests
 
@@ -53,14 +55,28 @@ class Identity:
 
 @dataclass
 class Plan:
-    """Which token goes to which file (the folder layout differs between local mode and containers)."""
-    node: str
+    """Which token goes to which file (the folder layout differs between local mode and containers).
+
+    ``nodes`` are the Consul agents' node names: one in local mode and services.yml, the servers and
+    client agents in cluster.yml. ``gateways`` are the gateway services (cluster.yml's ingress).
+    """
+    nodes: list[str]
     services: list[str]
     files: dict[str, Path] = field(default_factory=dict)
+    gateways: list[str] = field(default_factory=list)
+
+    def agents(self) -> dict[str, str]:
+        """{identity: node}, one agent token per node: a lone node's is plain ``agent``."""
+        if len(self.nodes) == 1:
+            return {"agent": self.nodes[0]}
+        return {f"agent-{node}": node for node in self.nodes}
 
     def identities(self) -> list[Identity]:
-        return ([Identity("agent", f"agent: the Consul agent on node {self.node}", nodes=(self.node,))]
+        return ([Identity(name, f"{name}: the Consul agent on node {node}", nodes=(node,))
+                 for name, node in self.agents().items()]
                 + [Identity(s, f"{s}: registers {s} and runs its sidecar", services=(s,)) for s in self.services]
+                + [Identity(g, f"{g}: registers the gateway {g} and runs its Envoy", services=(g,))
+                   for g in self.gateways]
                 + [Identity("frontend-read", "frontend: reads the catalogue, health and intentions",
                             policies=(MESH_READ,)),
                    Identity("observer", "observer: make status and the tests read the mesh", policies=(MESH_READ,))])
@@ -124,14 +140,24 @@ def ensure_token(consul: Consul, identity: Identity, secret: str) -> str:
     return accessor
 
 
-def ensure(management: Consul, plan: Plan, owners: dict[str, int] | None = None) -> dict[str, str]:
-    """Every policy and token of ``plan``, and the agent's token set; {identity: secret}."""
+def ensure(management: Consul, plan: Plan, owners: dict[str, int] | None = None,
+           agents: dict[str, Consul] | None = None) -> dict[str, str]:
+    """Every policy and token of ``plan``, and each agent's token set; {identity: secret}.
+
+    An agent takes its token through its own API: ``agents`` is {node: that agent's API, with the
+    management token}; without it, the plan's one node is the agent ``management`` talks to.
+    """
+    if agents is None:
+        if len(plan.nodes) != 1:
+            raise ValueError(f"a plan with several nodes needs each one's agent: {plan.nodes}")
+        agents = {plan.nodes[0]: management}
     ensure_policy(management, MESH_READ, MESH_READ_RULES, "read the catalogue, health and intentions")
     secrets = {}
     for identity in plan.identities():
         secret = token_secret(plan.files[identity.name], (owners or {}).get(identity.name))
         ensure_token(management, identity, secret)
         secrets[identity.name] = secret
-    # persisted by the agent (enable_token_persistence), so it survives restarts
-    management.call("PUT", "/v1/agent/token/agent", {"Token": secrets["agent"]})
+    # persisted by each agent (enable_token_persistence), so it survives restarts
+    for name, node in plan.agents().items():
+        agents[node].call("PUT", "/v1/agent/token/agent", {"Token": secrets[name]})
     return secrets

@@ -8,7 +8,8 @@ Envoy command line. Nothing in services.yml or a Dockerfile repeats them.
   app-ready      exit 0 when the app answers its health path (the app image's HEALTHCHECK)
   registration   print the definition for this container's address, as JSON for `consul services register`
   sidecar        exec `consul connect envoy` with the same flags as local mode
-  sidecar-ready  exit 0 when Envoy is live (the sidecar image's HEALTHCHECK)
+  gateway        exec `consul connect envoy -gateway=$GATEWAY -register` for the gateway service $SERVICE
+  sidecar-ready  exit 0 when Envoy is live (the sidecar image's HEALTHCHECK; a gateway's too)
   upstreams-ready  exit 0 when Envoy knows a healthy endpoint for every upstream
   secrets        (mesh-secrets, before Consul) make every secret into /secrets, one folder per holder
   init           (mesh-init, once Consul runs) bootstrap the ACLs, make the tokens, write the config entries
@@ -24,6 +25,13 @@ by the only user that reads it and mounted only where it is needed:
   ca/                 public  Consul's CA certificate: every sidecar trusts Consul by it
   <service>-sidecar/  envoy   the service's token and the sidecar's client certificate
   frontend/           app     the frontend's read-only token
+
+That is services.yml's one Consul agent and one instance of each service. cluster.yml describes its
+own in the environment of these steps (``Layout``): a folder per Consul agent instead of
+``consul/``, named after its node (``server-1/`` … with copies of the server certificate, which
+names every server; ``node-1/`` … with a client agent certificate of their own), one per instance's
+sidecar (``users-1-sidecar/`` …, every instance of a service holding the service's one token), and
+one per gateway (``ingress-gateway/``: its token and client certificate, like a sidecar's).
 """
 
 import json
@@ -31,6 +39,7 @@ import os
 import socket
 import sys
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from meshctl import envoy_admin, launch
@@ -57,42 +66,98 @@ def container_ip(consul_host: str) -> str:
 SECRETS = Path(os.environ.get("SECRETS", "/secrets"))
 CONSUL_UID, APP_UID, ENVOY_UID = 100, 10001, 10002  # the images' users: Consul's, apps/Dockerfile's, envoy/Dockerfile's
 MOUNTED = Path("/consul/secrets")  # where the consul and sidecar containers find their folder
+GATEWAY_ADMIN_PORT = 19000  # a gateway's Envoy admin, on its container's loopback
+GATEWAY_READY_PORT = 21000  # the port a gateway registers with: Envoy's ready listener, which Consul's check probes
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Who holds the mesh's secrets: services.yml's one Consul agent named consul and one instance of
+    each service (the defaults), or what cluster.yml says in the mesh steps' environment."""
+    servers: tuple[str, ...] = ("consul",)
+    clients: tuple[str, ...] = ()  # client agents, one per node
+    instances: int = 1
+    gateways: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls) -> "Layout":
+        """``MESH_SERVERS``, ``MESH_CLIENT_AGENTS``, ``MESH_GATEWAYS`` (names, space-separated), ``MESH_INSTANCES``."""
+        def names(variable: str, default: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(os.environ.get(variable, " ".join(default)).split())
+        return cls(names("MESH_SERVERS", cls.servers), names("MESH_CLIENT_AGENTS", ()),
+                   int(os.environ.get("MESH_INSTANCES", "1")), names("MESH_GATEWAYS", ()))
+
+    @property
+    def agents(self) -> tuple[str, ...]:
+        """Every Consul agent, by node name: its folder's name and its host name."""
+        return self.servers + self.clients
+
+    def sidecars(self, service: str) -> list[str]:
+        """The folders of ``service``'s sidecars, one per instance."""
+        if self.instances == 1:
+            return [f"{service}-sidecar"]
+        return [f"{service}-{n}-sidecar" for n in range(1, self.instances + 1)]
 
 
 def make_secrets() -> int:
     """Every secret, made when missing, into one folder per holder (see the module's docstring)."""
     from meshctl import secrets
 
+    layout = Layout.from_env()
+    mesh = load(Path(os.environ.get("MESH_CONFIG", "/consul-config")))
     consul_bin = "consul"
-    authority, consul = secrets.private_folder(SECRETS / "authority"), secrets.private_folder(SECRETS / "consul")
+    authority = secrets.private_folder(SECRETS / "authority")
     tls, clients = secrets.private_folder(authority / "tls"), secrets.private_folder(authority / "clients")
-    if secrets.server_tls(consul_bin, tls, dns_names=("consul",)):
-        print("mesh-secrets: made this mesh's CA and Consul's server certificate (named consul)")
+    # one server certificate for every server, valid for each one's name
+    new_tls = secrets.server_tls(consul_bin, tls, dns_names=layout.servers)
+    if new_tls:
+        print(f"mesh-secrets: made this mesh's CA and Consul's server certificate (named {', '.join(layout.servers)})")
     renew = secrets.client_ca(consul_bin, clients)
-    holders = {"init": (0, "init"), "consul": (CONSUL_UID, "cli")}
-    holders |= {f"{name}-sidecar": (ENVOY_UID, "client") for name in load(Path(os.environ.get("MESH_CONFIG", "/consul-config")))}
+    holders = {"init": (0, "init")} | {agent: (CONSUL_UID, "cli") for agent in layout.agents}
+    holders |= {folder: (ENVOY_UID, "client") for name in mesh for folder in layout.sidecars(name)}
+    holders |= {gateway: (ENVOY_UID, "client") for gateway in layout.gateways}
     for folder, (owner, holder) in holders.items():
         into = secrets.private_folder(SECRETS / folder, owner)
         secrets.client_cert(consul_bin, clients, holder, into, owner, renew=renew)
     secrets.private_folder(SECRETS / "frontend", APP_UID)
-    # Consul's own folder: copies of what it serves with, and its settings naming the mounted paths
-    (consul / "tls").mkdir(exist_ok=True)
-    for name in (secrets.SERVER_CA, secrets.SERVER_CERT, secrets.SERVER_KEY):
-        secrets.write_secret(consul / "tls" / name, (tls / name).read_text(), CONSUL_UID)
-    secrets.write_secret(consul / secrets.CLIENT_CA, (clients / secrets.CLIENT_CA).read_text(), CONSUL_UID)
-    os.chown(consul / "tls", CONSUL_UID, CONSUL_UID)
-    os.chmod(consul / "tls", 0o700)
-    if not (consul / "gossip.hcl").exists():
-        secrets.gossip_key(consul_bin, consul)
+    # the first server's folder keeps the gossip key; every other agent gets a copy
+    gossip = secrets.private_folder(SECRETS / layout.servers[0], CONSUL_UID) / "gossip.hcl"
+    if not gossip.exists():
+        secrets.gossip_key(consul_bin, gossip.parent)
         print("mesh-secrets: generated the gossip encryption key")
-    os.chown(consul / "gossip.hcl", CONSUL_UID, CONSUL_UID)
-    secrets.write_secret(consul / "tls.hcl", secrets.agent_config(MOUNTED / "tls", MOUNTED), CONSUL_UID)
+    os.chown(gossip, CONSUL_UID, CONSUL_UID)
+    for agent in layout.agents:
+        agent_folder(layout, agent, tls, clients, gossip, renew_cert=new_tls)
     public = SECRETS / "ca"
     public.mkdir(exist_ok=True)
     public.chmod(0o755)
     secrets.write_secret(public / secrets.SERVER_CA, (tls / secrets.SERVER_CA).read_text(), mode=0o644)
     print(f"mesh-secrets: every secret is in place ({', '.join(sorted(p.name for p in SECRETS.iterdir()))})")
     return 0
+
+
+def agent_folder(layout: Layout, agent: str, tls: Path, clients: Path, gossip: Path, renew_cert: bool) -> None:
+    """A Consul agent's folder: copies of what it serves with (a server's certificate, or a client
+    agent's own), the gossip key, and its TLS settings naming the mounted paths."""
+    from meshctl import secrets
+
+    folder = SECRETS / agent
+    (folder / "tls").mkdir(exist_ok=True)
+    names = [secrets.SERVER_CA]
+    if agent in layout.servers:
+        names += [secrets.SERVER_CERT, secrets.SERVER_KEY]
+        cert, key = secrets.SERVER_CERT, secrets.SERVER_KEY
+    else:
+        secrets.agent_cert("consul", tls, agent, folder / "tls", CONSUL_UID, renew=renew_cert)
+        cert, key = secrets.AGENT_CERT, secrets.AGENT_KEY
+    for name in names:
+        secrets.write_secret(folder / "tls" / name, (tls / name).read_text(), CONSUL_UID)
+    secrets.write_secret(folder / secrets.CLIENT_CA, (clients / secrets.CLIENT_CA).read_text(), CONSUL_UID)
+    os.chown(folder / "tls", CONSUL_UID, CONSUL_UID)
+    os.chmod(folder / "tls", 0o700)
+    if folder / "gossip.hcl" != gossip:
+        secrets.write_secret(folder / "gossip.hcl", gossip.read_text(), CONSUL_UID)
+    secrets.write_secret(folder / "tls.hcl", secrets.agent_config(MOUNTED / "tls", MOUNTED, cert, key), CONSUL_UID)
 
 
 def init() -> int:
@@ -104,6 +169,7 @@ def init() -> int:
     from meshctl import acl, secrets
     from meshctl.consul_api import Consul, ConsulError
 
+    layout = Layout.from_env()
     init_dir = SECRETS / "init"
     anonymous = Consul(os.environ.get("CONSUL_HTTP_ADDR", "https://consul:8501"), SECRETS / "ca" / secrets.SERVER_CA,
                        init_dir / "init.pem", init_dir / "init-key.pem")
@@ -116,12 +182,21 @@ def init() -> int:
     mesh = load(Path(os.environ.get("MESH_CONFIG", "/consul-config")))
     try:
         management = anonymous.with_token(acl.bootstrap(anonymous, init_dir / "management.token"))
-        plan = acl.Plan("consul", list(mesh), {})
-        plan.files = {name: SECRETS / f"{name}-sidecar" / "service.token" for name in mesh}
-        plan.files |= {"agent": init_dir / "agent.token", "observer": init_dir / "observer.token",
-                       "frontend-read": SECRETS / "frontend" / "token"}
-        owners = {name: ENVOY_UID for name in mesh} | {"frontend-read": APP_UID}
-        acl.ensure(management, plan, owners)
+        plan = acl.Plan(list(layout.agents), list(mesh), {}, gateways=list(layout.gateways))
+        # the first instance's folder keeps the service's secret; the others get copies below
+        plan.files = {name: SECRETS / layout.sidecars(name)[0] / "service.token" for name in mesh}
+        plan.files |= {gateway: SECRETS / gateway / "service.token" for gateway in layout.gateways}
+        plan.files |= {name: init_dir / f"{name}.token" for name in plan.agents()}
+        plan.files |= {"observer": init_dir / "observer.token", "frontend-read": SECRETS / "frontend" / "token"}
+        owners = {name: ENVOY_UID for name in (*mesh, *layout.gateways)} | {"frontend-read": APP_UID}
+        # each agent takes its own token through its own API (services.yml's one agent: the one above)
+        agents = None if len(layout.agents) == 1 else {
+            node: Consul(f"https://{node}:8501", anonymous.ca_file, anonymous.cert_file, anonymous.key_file,
+                         management.token) for node in layout.agents}
+        tokens = acl.ensure(management, plan, owners, agents)
+        for name in mesh:
+            for folder in layout.sidecars(name)[1:]:
+                secrets.write_secret(SECRETS / folder / "service.token", tokens[name] + "\n", ENVOY_UID)
     except (ConsulError, OSError, secrets.SecretsError) as err:
         print(f"mesh-init: setting up the ACLs failed: {err}", file=sys.stderr)
         return 1
@@ -140,6 +215,20 @@ def init() -> int:
     return 0
 
 
+def gateway() -> None:
+    """exec the gateway's Envoy: ``consul connect envoy -register`` registers it at this container's
+    address with its own token, then runs Envoy."""
+    name, kind = os.environ.get("SERVICE", "").strip(), os.environ.get("GATEWAY", "").strip()
+    if not (name and kind):
+        raise SystemExit("set SERVICE to the gateway's service name and GATEWAY to its kind (ingress)")
+    consul_host = os.environ.get("CONSUL_HTTP_ADDR", "https://consul:8501").split("://")[-1].split(":")[0]
+    argv = launch.gateway_argv(kind, name, f"{container_ip(consul_host)}:{GATEWAY_READY_PORT}", GATEWAY_ADMIN_PORT,
+                               os.environ.get("CONSUL_GRPC_ADDR", "https://consul:8503"),
+                               os.environ.get("CONSUL_CACERT", "/consul/ca/consul-agent-ca.pem"),
+                               str(MOUNTED / "service.token"), log_level=os.environ.get("ENVOY_LOG_LEVEL", "warn"))
+    os.execvp(argv[0], argv)
+
+
 def main(command: str) -> int:
     if command == "secrets":
         return make_secrets()
@@ -148,6 +237,11 @@ def main(command: str) -> int:
     if command == "token":
         print((SECRETS / "init" / "management.token").read_text().strip())
         return 0
+    if os.environ.get("GATEWAY"):  # a gateway has no service definition of its own
+        if command == "gateway":
+            gateway()
+        if command == "sidecar-ready":
+            return 0 if envoy_admin.ready(GATEWAY_ADMIN_PORT) else 1
     me = service()
     if command == "app":
         bind = f"{os.environ.get('BIND_ADDRESS', '127.0.0.1')}:{me.port}"

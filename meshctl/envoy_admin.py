@@ -5,17 +5,22 @@ import urllib.request
 from meshctl.topology import Service
 
 
-def _get(service: Service, path: str, host: str = "127.0.0.1") -> str | None:
+def _get(admin_port: int, path: str, host: str = "127.0.0.1") -> str | None:
     try:
-        with urllib.request.urlopen(f"http://{host}:{service.admin_port}{path}", timeout=2) as response:
+        with urllib.request.urlopen(f"http://{host}:{admin_port}{path}", timeout=2) as response:
             return response.read().decode()
     except OSError:
         return None
 
 
 def live(service: Service) -> bool:
-    """Envoy is up and has taken its first configuration from Consul."""
-    return (_get(service, "/ready") or "").strip() == "LIVE"
+    """``service``'s sidecar is up and has taken its first configuration from Consul."""
+    return ready(service.admin_port)
+
+
+def ready(admin_port: int) -> bool:
+    """The Envoy with its admin on ``admin_port`` is up and has taken its first configuration."""
+    return (_get(admin_port, "/ready") or "").strip() == "LIVE"
 
 
 def upstreams_without_endpoints(service: Service) -> list[str] | None:
@@ -26,7 +31,7 @@ def upstreams_without_endpoints(service: Service) -> list[str] | None:
     """
     if not service.upstreams:
         return []
-    stats = _get(service, "/stats?filter=membership_healthy")
+    stats = _get(service.admin_port, "/stats?filter=membership_healthy")
     if stats is None:
         return None
     lines = stats.splitlines()

@@ -29,7 +29,22 @@ def sidecar_argv(service: Service, grpc_addr: str, grpc_ca_file: str, token_file
         argv += ["-http-addr", http_addr]
     if envoy:
         argv += ["-envoy-binary", envoy]
-    return argv + [
+    return argv + envoy_flags(log_level)
+
+
+def gateway_argv(kind: str, name: str, address: str, admin_port: int, grpc_addr: str, grpc_ca_file: str,
+                 token_file: str, log_level: str = "warn") -> list[str]:
+    """``consul connect envoy`` for a gateway of ``kind`` (ingress) registered as service ``name`` at
+    ``address`` (host:port, where its Envoy answers Consul's check), with its own token, as a
+    sidecar's: its listeners come from the gateway's config entry."""
+    return ["consul", "connect", "envoy", "-gateway", kind, "-register", "-service", name, "-address", address,
+            "-token-file", token_file, "-admin-bind", f"127.0.0.1:{admin_port}", "-grpc-addr", grpc_addr,
+            "-grpc-ca-file", grpc_ca_file] + envoy_flags(log_level)
+
+
+def envoy_flags(log_level: str) -> list[str]:
+    """How every `consul connect envoy` command line here ends: the same Envoy for sidecars and gateways."""
+    return [
         # Envoy from PyPI is newer than the range Consul 1.16 was tested with; see README
         "-ignore-envoy-compatibility",
         "--", "--log-level", log_level,

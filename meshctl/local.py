@@ -173,7 +173,7 @@ def bootstrap_acls(mesh: dict[str, Service]) -> consul_api.Consul:
     anonymous = api(None)
     try:
         management = anonymous.with_token(acl.bootstrap(anonymous, MANAGEMENT))
-        plan = acl.Plan(LOCAL_NODE, list(mesh), {})
+        plan = acl.Plan([LOCAL_NODE], list(mesh), {})
         plan.files = {identity.name: token_file(identity.name) for identity in plan.identities()}
         acl.ensure(management, plan)
     except (consul_api.ConsulError, OSError) as err:

@@ -7,6 +7,8 @@ first, so a first start cut short finishes on the next one and nothing ever read
 
 - the gossip encryption key;
 - Consul's CA and its server certificate (the HTTPS API and the gRPC port Envoy takes xDS from);
+- client agents' certificates from Consul's CA (cluster.yml: what a client agent serves its HTTPS
+  API and xDS with, and shows the servers);
 - a second CA, for client certificates: Consul's HTTPS API answers only callers that present one
   (``verify_incoming``). It must not be Consul's CA: Envoy checks Consul's certificate against the
   CA only, not against a name, so a client certificate from Consul's CA would pass as Consul's;
@@ -24,6 +26,8 @@ SERVER_CA = "consul-agent-ca.pem"
 SERVER_CA_KEY = "consul-agent-ca-key.pem"
 SERVER_CERT = "dc1-server-consul-0.pem"
 SERVER_KEY = "dc1-server-consul-0-key.pem"
+AGENT_CERT = "agent.pem"  # a client agent's (cluster.yml)
+AGENT_KEY = "agent-key.pem"
 CLIENT_CA = "clients-agent-ca.pem"
 CLIENT_CA_KEY = "clients-agent-ca-key.pem"
 DAYS = "1825"  # five years, as long as `consul tls ca create` makes its CAs
@@ -104,18 +108,36 @@ def client_cert(consul: str | Path, ca_folder: Path, holder: str, into: Path,
     """``into/<holder>.pem`` and ``-key.pem``: a client certificate from the clients' CA for ``holder``."""
     cert, key = into / f"{holder}.pem", into / f"{holder}-key.pem"
     if renew or not (cert.exists() and key.exists()):
-        work = ca_folder / f".{holder}.draft"
-        shutil.rmtree(work, ignore_errors=True)
-        private_folder(work)
-        try:
-            consul_tool(consul, "tls", "cert", "create", "-client", "-dc", "dc1", "-domain", "clients",
-                        "-days", DAYS, "-ca", str(ca_folder / CLIENT_CA), "-key", str(ca_folder / CLIENT_CA_KEY),
-                        cwd=work)
-            write_secret(key, (work / "dc1-client-clients-0-key.pem").read_text(), owner)
-            write_secret(cert, (work / "dc1-client-clients-0.pem").read_text(), owner, mode=0o644)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        _issue(consul, ca_folder / CLIENT_CA, ca_folder / CLIENT_CA_KEY, ("-client", "-domain", "clients"),
+               "dc1-client-clients-0", cert, key, owner)
     return cert, key
+
+
+def agent_cert(consul: str | Path, ca_folder: Path, node: str, into: Path,
+               owner: int | None = None, renew: bool = False) -> tuple[Path, Path]:
+    """``into/agent.pem`` and ``agent-key.pem``: a client agent's certificate from Consul's CA (in
+    ``ca_folder``), naming client.dc1.consul and ``node``. Not a server's: it cannot pass as one."""
+    cert, key = into / AGENT_CERT, into / AGENT_KEY
+    if renew or not (cert.exists() and key.exists()):
+        _issue(consul, ca_folder / SERVER_CA, ca_folder / SERVER_CA_KEY, ("-client", "-additional-dnsname", node),
+               "dc1-client-consul-0", cert, key, owner)
+    return cert, key
+
+
+def _issue(consul: str | Path, ca: Path, ca_key: Path, kind: tuple[str, ...], made: str, cert: Path, key: Path,
+           owner: int | None) -> None:
+    """`consul tls cert create` signed by ``ca``, in a private draft folder (the tool numbers its files
+    after those it finds there), then moved to ``cert`` and ``key``."""
+    work = ca.parent / f".{cert.stem}.draft"
+    shutil.rmtree(work, ignore_errors=True)
+    private_folder(work)
+    try:
+        consul_tool(consul, "tls", "cert", "create", *kind, "-dc", "dc1", "-days", DAYS,
+                    "-ca", str(ca), "-key", str(ca_key), cwd=work)
+        write_secret(key, (work / f"{made}-key.pem").read_text(), owner)
+        write_secret(cert, (work / f"{made}.pem").read_text(), owner, mode=0o644)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def token_secret(path: Path, owner: int | None = None) -> str:
@@ -130,8 +152,9 @@ def token_secret(path: Path, owner: int | None = None) -> str:
     return secret
 
 
-def agent_config(tls: Path, clients: Path) -> str:
-    """Consul's TLS settings (HCL) for the files in ``tls`` and the clients' CA in ``clients``.
+def agent_config(tls: Path, clients: Path, cert: str = SERVER_CERT, key: str = SERVER_KEY) -> str:
+    """Consul's TLS settings (HCL) for the files in ``tls`` (the CA, and the agent's own ``cert`` and
+    ``key``: a server's by default) and the clients' CA in ``clients``.
 
     The HTTPS API asks every caller for a client certificate from the clients' CA; the gRPC port
     does not (Envoy presents none there: its ACL token says who it is).
@@ -139,8 +162,8 @@ def agent_config(tls: Path, clients: Path) -> str:
     return (f'tls {{\n'
             f'  defaults {{\n'
             f'    ca_file   = "{tls / SERVER_CA}"\n'
-            f'    cert_file = "{tls / SERVER_CERT}"\n'
-            f'    key_file  = "{tls / SERVER_KEY}"\n'
+            f'    cert_file = "{tls / cert}"\n'
+            f'    key_file  = "{tls / key}"\n'
             f'  }}\n'
             f'  https {{\n'
             f'    ca_file         = "{clients / CLIENT_CA}"\n'

@@ -1,0 +1,162 @@
+"""Names and helpers for the cluster suite: its Compose project and ports, where each instance runs
+(read from cluster.yml itself), docker commands, and what an Envoy in a container reports."""
+
+import json
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from meshctl import topology
+from meshctl.container import GATEWAY_ADMIN_PORT
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "cluster.yml"
+MESH = topology.load(REPO / "consul-config")
+# not cluster.yml's own project name (shop-cluster): the suite never meets a cluster someone runs
+PROJECT = "shopcluster"
+INGRESS_PORT = 28080
+CONSUL_PORT = 28501
+INGRESS = f"http://127.0.0.1:{INGRESS_PORT}"
+GATEWAY = "ingress-gateway"
+
+
+def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def compose(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`docker compose` on the test project (its name, ports and data folder are in the environment)."""
+    return subprocess.run(["docker", "compose", "-f", str(COMPOSE_FILE), *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str  # its Compose service: users-1
+    service: str  # users
+    node: str  # the client agent its sidecar registers with: node-1
+    sidecar: str  # users-1-sidecar
+
+
+def _layout() -> tuple[tuple[str, ...], tuple[str, ...], tuple[Instance, ...]]:
+    """The servers, the client agents and every instance, as cluster.yml has them."""
+    config = json.loads(compose("config", "--format", "json", timeout=60).stdout)
+    services = config["services"]
+    layout = services["mesh-secrets"]["environment"]
+    instances = tuple(
+        Instance(definition["network_mode"].split(":", 1)[1], definition["environment"]["SERVICE"],
+                 urlsplit(definition["environment"]["CONSUL_HTTP_ADDR"]).hostname, name)
+        for name, definition in sorted(services.items())
+        if definition.get("network_mode", "").startswith("service:"))
+    return tuple(layout["MESH_SERVERS"].split()), tuple(layout["MESH_CLIENT_AGENTS"].split()), instances
+
+
+SERVERS, NODES, INSTANCES = _layout()
+
+
+def instances(service: str) -> list[Instance]:
+    return [i for i in INSTANCES if i.service == service]
+
+
+def container(service: str) -> str:
+    return f"{PROJECT}-{service}-1"
+
+
+def logs(service: str, lines: int = 30) -> str:
+    result = docker("logs", "--tail", str(lines), container(service))
+    return f"--- last lines of {service}:\n{result.stdout}{result.stderr}"
+
+
+def address(service: str) -> str:
+    """The container's address on the mesh network (where Consul registers it)."""
+    return docker("inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{PROJECT}_mesh").IPAddress}}}}',
+                  container(service)).stdout.strip()
+
+
+def envoy(service: str, admin_port: int, path: str) -> str:
+    """What the Envoy in ``service``'s container answers on its admin listener (its loopback only)."""
+    fetch = f"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:{admin_port}{path}', timeout=5).read().decode())"
+    result = docker("exec", container(service), "python3", "-c", fetch, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def healthy_endpoints(service: str, admin_port: int) -> dict[str, int]:
+    """{upstream service: healthy endpoints} as that Envoy knows them."""
+    counts = {}
+    for line in envoy(service, admin_port, "/stats?filter=membership_healthy").splitlines():
+        name, _, value = line.partition(": ")
+        if name.startswith("cluster.") and name.endswith(".membership_healthy"):
+            counts[name.split(".")[1]] = int(value)
+    return counts
+
+
+def ingress_requests() -> dict[str, int]:
+    """{frontend instance's address: requests the ingress sent it}, from the gateway's Envoy."""
+    sent = {}
+    for line in envoy(GATEWAY, GATEWAY_ADMIN_PORT, "/clusters").splitlines():
+        parts = line.split("::")
+        if parts[0].startswith("frontend.") and len(parts) == 4 and parts[2] == "rq_total":
+            sent[parts[1].rsplit(":", 1)[0]] = int(parts[3])
+    return sent
+
+
+def settled(timeout: float = 120, quiet: float = 4) -> None:
+    """Until the cluster is steady: every sidecar and the gateway running and healthy, none (re)started
+    in the last ``quiet`` seconds, each caller's Envoy knowing every instance of its upstreams healthy,
+    the gateway both frontends, and the ingress serving every service."""
+    watched = [container(i.sidecar) for i in INSTANCES] + [container(GATEWAY)]
+    deadline = time.monotonic() + timeout
+    last, since, why = None, time.monotonic(), "not checked yet"
+    while time.monotonic() < deadline:
+        state = docker("inspect", "-f", "{{.State.Status}} {{.State.StartedAt}} {{.State.Health.Status}}",
+                       *watched).stdout.split("\n")
+        if state != last:
+            last, since = state, time.monotonic()
+        if not all(line.split()[0::2] == ["running", "healthy"] for line in state if line):
+            why = f"sidecars or the gateway not all running and healthy: {state}"
+        elif time.monotonic() - since < quiet:
+            why = f"a sidecar (re)started in the last {quiet:g}s: {state}"
+        elif short := _short_of_endpoints():
+            why = f"Envoys that do not know every instance healthy: {short}"
+        elif not all(_serves(path) for path in ("/api/users", "/api/products", "/api/orders")):
+            why = "the ingress does not serve every service yet"
+        else:
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the cluster did not settle within {timeout:g}s: {why}")
+
+
+def _short_of_endpoints() -> dict[str, dict[str, int | None]]:
+    """{Envoy: what it knows} for each one short of a healthy endpoint per instance of its upstreams."""
+    callers = [(i.sidecar, MESH[i.service].admin_port, [u.service for u in MESH[i.service].upstreams])
+               for i in INSTANCES] + [(GATEWAY, GATEWAY_ADMIN_PORT, ["frontend"])]
+    short = {}
+    for name, admin_port, upstreams in callers:
+        if not upstreams:
+            continue
+        seen = healthy_endpoints(name, admin_port)
+        known = {u: seen.get(u) for u in upstreams}
+        if known != {u: len(instances(u)) for u in upstreams}:
+            short[name] = known
+    return short
+
+
+def session() -> requests.Session:
+    """A requests session that goes straight to the host's ports, whatever proxy the environment names."""
+    s = requests.Session()
+    s.trust_env = False
+    return s
+
+
+def _serves(path: str) -> bool:
+    try:
+        with session() as s:
+            return s.get(f"{INGRESS}{path}", timeout=5).ok
+    except requests.RequestException:
+        return False
