@@ -3,14 +3,13 @@
 
 import json
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 import requests
 
+import polling
 from meshctl import topology
 from meshctl.container import GATEWAY_ADMIN_PORT
 
@@ -107,29 +106,20 @@ def ingress_requests() -> dict[str, int]:
 
 
 def settled(timeout: float = 120, quiet: float = 4) -> None:
-    """Until the cluster is steady: every sidecar and the gateway running and healthy, none (re)started
-    in the last ``quiet`` seconds, each caller's Envoy knowing every instance of its upstreams healthy,
-    the gateway both frontends, and the ingress serving every service."""
-    watched = [container(i.sidecar) for i in INSTANCES] + [container(GATEWAY)]
-    deadline = time.monotonic() + timeout
-    last, since, why = None, time.monotonic(), "not checked yet"
-    while time.monotonic() < deadline:
-        state = docker("inspect", "-f", "{{.State.Status}} {{.State.StartedAt}} {{.State.Health.Status}}",
-                       *watched).stdout.split("\n")
-        if state != last:
-            last, since = state, time.monotonic()
-        if not all(line.split()[0::2] == ["running", "healthy"] for line in state if line):
-            why = f"sidecars or the gateway not all running and healthy: {state}"
-        elif time.monotonic() - since < quiet:
-            why = f"a sidecar (re)started in the last {quiet:g}s: {state}"
-        elif short := _short_of_endpoints():
-            why = f"Envoys that do not know every instance healthy: {short}"
-        elif not all(_serves(path) for path in ("/api/users", "/api/products", "/api/orders")):
-            why = "the ingress does not serve every service yet"
-        else:
-            return
-        time.sleep(0.5)
-    pytest.fail(f"the cluster did not settle within {timeout:g}s: {why}")
+    """Until the cluster is steady (``polling.steady``): every sidecar and the gateway running, healthy
+    and quiet, each caller's Envoy knowing every instance of its upstreams healthy, the gateway both
+    frontends, and the ingress serving every service."""
+    def short_of_endpoints() -> str:
+        short = _short_of_endpoints()
+        return f"Envoys that do not know every instance healthy: {short}" if short else ""
+
+    def not_serving() -> str:
+        if all(_serves(path) for path in ("/api/users", "/api/products", "/api/orders")):
+            return ""
+        return "the ingress does not serve every service yet"
+
+    polling.steady("the cluster", [container(i.sidecar) for i in INSTANCES] + [container(GATEWAY)],
+                   [short_of_endpoints, not_serving], timeout, quiet)
 
 
 def _short_of_endpoints() -> dict[str, dict[str, int | None]]:

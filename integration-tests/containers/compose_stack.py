@@ -1,12 +1,11 @@
 """Names and helpers for the container suite: its Compose project, ports, docker commands."""
 
 import subprocess
-import time
 from pathlib import Path
 
-import pytest
 import requests
 
+import polling
 from meshctl import topology
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,35 +36,21 @@ def logs(service: str, lines: int = 30) -> str:
 
 
 def settled(timeout: float = 90, quiet: float = 4) -> None:
-    """Until the mesh in containers is steady: every sidecar running and healthy, none (re)started in
-    the last ``quiet`` seconds, each knowing a healthy endpoint for its upstreams, and the frontend
-    serving every service.
+    """Until the mesh in containers is steady (``polling.steady``): every sidecar running and healthy
+    and quiet, each knowing a healthy endpoint for its upstreams, the frontend serving every service."""
+    def missing_endpoints() -> str:
+        missing = [s.name for s in MESH.values() if s.upstreams and docker(
+            "exec", container(f"{s.name}-sidecar"), "python3", "-m", "meshctl.container",
+            "upstreams-ready").returncode != 0]
+        return f"sidecars without a healthy endpoint for every upstream: {missing}" if missing else ""
 
-    After an app container restarts, its sidecar restarts too, sometimes twice (its namespace
-    watchdog and Compose's `depends_on: restart`), so one good answer is not yet a settled mesh.
-    """
-    sidecars = [container(f"{name}-sidecar") for name in MESH]
-    deadline = time.monotonic() + timeout
-    last, since, why = None, time.monotonic(), "not checked yet"
-    while time.monotonic() < deadline:
-        state = docker("inspect", "-f", "{{.State.Status}} {{.State.StartedAt}} {{.State.Health.Status}}",
-                       *sidecars).stdout.split("\n")
-        if state != last:
-            last, since = state, time.monotonic()
-        if not all(line.split()[0::2] == ["running", "healthy"] for line in state if line):
-            why = f"sidecars not all running and healthy: {state}"
-        elif time.monotonic() - since < quiet:
-            why = f"a sidecar (re)started in the last {quiet:g}s: {state}"
-        elif missing := [s.name for s in MESH.values() if s.upstreams and docker(
-                "exec", container(f"{s.name}-sidecar"), "python3", "-m", "meshctl.container",
-                "upstreams-ready").returncode != 0]:
-            why = f"sidecars without a healthy endpoint for every upstream: {missing}"
-        elif not all(_serves(path) for path in ("/api/users", "/api/products", "/api/orders")):
-            why = "the frontend does not serve every service yet"
-        else:
-            return
-        time.sleep(0.5)
-    pytest.fail(f"the mesh in containers did not settle within {timeout:g}s: {why}")
+    def not_serving() -> str:
+        if all(_serves(path) for path in ("/api/users", "/api/products", "/api/orders")):
+            return ""
+        return "the frontend does not serve every service yet"
+
+    polling.steady("the mesh in containers", [container(f"{name}-sidecar") for name in MESH],
+                   [missing_endpoints, not_serving], timeout, quiet)
 
 
 def _serves(path: str) -> bool:
