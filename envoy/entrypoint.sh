@@ -49,10 +49,16 @@ stop() {
 trap stop TERM INT
 
 # This container lives in its app's network namespace. When the app container restarts, the
-# namespace this one holds is left without its network interface; exit so Docker restarts us into
-# the app's new namespace (and we register its new address).
+# namespace this one holds is left without its network interface and without its app; exit so
+# Docker restarts us into the app's new namespace (and we register its new address). A namespace
+# cut off the network (`docker network disconnect`) has lost its interfaces too, but its app still
+# answers on loopback: stay, and serve again when the network is back.
+app_gone() {
+  [ -z "${GATEWAY:-}" ] && [ "$(ls /sys/class/net | grep -vx lo | wc -l)" -eq 0 ] \
+    && ! python3 -m meshctl.container app-listening
+}
 while kill -0 "$envoy" 2>/dev/null; do
-  if [ "$(ls /sys/class/net | grep -vx lo | wc -l)" -eq 0 ]; then
+  if app_gone; then
     echo "sidecar: $SERVICE's network is gone (its container restarted); restarting" >&2
     kill -TERM "$envoy" 2>/dev/null || true
     wait "$envoy" 2>/dev/null || true

@@ -46,7 +46,7 @@ def test_retries_only_where_a_repeat_is_harmless(mesh, caller):
             policy = route["route"].get("retry_policy")
             if policy:
                 assert policy["num_retries"] == 2 and policy["retriable_status_codes"] == [503], policy
-                assert set(policy["retry_on"].split(",")) == {"connect-failure", "retriable-status-codes"}
+                assert set(policy["retry_on"].split(",")) == {"connect-failure", "reset", "retriable-status-codes"}
                 text = describe(route)
                 assert text.startswith("GET|HEAD") or "reservations" in text or "Idempotency-Key" in text, text
         # the catch-all (POST of a new user, product or an order without a key) is never retried

@@ -6,11 +6,15 @@ Envoy command line. Nothing in services.yml or a Dockerfile repeats them.
 
   app            exec gunicorn on 127.0.0.1:<port> (``BIND_ADDRESS`` may widen it), upstream URLs set
   app-ready      exit 0 when the app answers its health path (the app image's HEALTHCHECK)
+  app-listening  exit 0 when something listens on the app's port on this namespace's loopback
   registration   print the definition for this container's address, as JSON for `consul services register`
   sidecar        exec `consul connect envoy` with the same flags as local mode
   gateway        exec `consul connect envoy -gateway=$GATEWAY -register` for the gateway service $SERVICE
   sidecar-ready  exit 0 when Envoy is live (the sidecar image's HEALTHCHECK; a gateway's too)
   upstreams-ready  exit 0 when Envoy knows a healthy endpoint for every upstream
+  passing        exit 0 when Consul's servers list this instance and its sidecar as passing
+  knows S N      exit 0 when this Envoy knows N healthy endpoints of service S, or does not call S
+                 (a gateway's too; meshctl/rolling-restart.sh asks every Envoy before the next instance)
   secrets        (mesh-secrets, before Consul) make every secret into /secrets, one folder per holder
   init           (mesh-init, once Consul runs) bootstrap the ACLs, make the tokens, write the config entries
   token          print the management token, for the operator
@@ -229,6 +233,41 @@ def gateway() -> None:
     os.execvp(argv[0], argv)
 
 
+def passing(me: Service) -> int:
+    """0 when the servers' health view (what every caller's Envoy is fed from) lists this instance,
+    at this container's address, with its service and its sidecar passing every check."""
+    from meshctl.consul_api import Consul  # the sidecar image's; the app images do not carry it
+    address = os.environ.get("CONSUL_HTTP_ADDR", "https://consul:8501")
+    consul = Consul(address, Path(os.environ.get("CONSUL_CACERT", "/consul/ca/consul-agent-ca.pem")),
+                    Path(os.environ.get("CONSUL_CLIENT_CERT", MOUNTED / "client.pem")),
+                    Path(os.environ.get("CONSUL_CLIENT_KEY", MOUNTED / "client-key.pem")),
+                    (MOUNTED / "service.token").read_text().strip())
+    ip = container_ip(address.split("://")[-1].split(":")[0])
+    for name in (me.name, f"{me.name}-sidecar-proxy"):
+        entries = consul.get(f"/v1/health/service/{name}?passing=1") or []
+        if not any(entry["Service"]["Address"] == ip for entry in entries):
+            print(f"{name} at {ip} is not passing on Consul's servers yet", file=sys.stderr)
+            return 1
+    return 0
+
+
+def knows(upstream: str | None = None, count: str | None = None) -> int:
+    """0 when this container's Envoy (a sidecar's or a gateway's) knows ``count`` healthy endpoints of
+    ``upstream``, or does not call it at all."""
+    if not (upstream and count and count.isdigit()):
+        print("usage: knows SERVICE COUNT", file=sys.stderr)
+        return 2
+    admin_port = GATEWAY_ADMIN_PORT if os.environ.get("GATEWAY") else service().admin_port
+    seen = envoy_admin.healthy_endpoints(admin_port)
+    if seen is None:
+        print("Envoy does not answer on its admin listener", file=sys.stderr)
+        return 1
+    if seen.get(upstream, int(count)) < int(count):
+        print(f"Envoy knows {seen[upstream]} healthy {upstream} endpoints of {count}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(command: str) -> int:
     if command == "secrets":
         return make_secrets()
@@ -237,6 +276,8 @@ def main(command: str) -> int:
     if command == "token":
         print((SECRETS / "init" / "management.token").read_text().strip())
         return 0
+    if command == "knows":
+        return knows(*sys.argv[2:4])
     if os.environ.get("GATEWAY"):  # a gateway has no service definition of its own
         if command == "gateway":
             gateway()
@@ -247,6 +288,12 @@ def main(command: str) -> int:
         bind = f"{os.environ.get('BIND_ADDRESS', '127.0.0.1')}:{me.port}"
         argv = launch.app_argv(me, bind)
         os.execvpe(argv[0], argv, os.environ | me.upstream_env())
+    if command == "app-listening":
+        try:
+            socket.create_connection(("127.0.0.1", me.port), timeout=2).close()
+        except OSError:
+            return 1
+        return 0
     if command == "app-ready":
         with urllib.request.urlopen(f"http://127.0.0.1:{me.port}{me.health_path}", timeout=2):
             return 0  # urlopen raises for anything but a 2xx
@@ -262,6 +309,8 @@ def main(command: str) -> int:
         os.execvp(argv[0], argv)
     if command == "sidecar-ready":
         return 0 if envoy_admin.live(me) else 1
+    if command == "passing":
+        return passing(me)
     if command == "upstreams-ready":
         missing = envoy_admin.upstreams_without_endpoints(me)
         if missing:

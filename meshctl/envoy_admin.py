@@ -23,6 +23,21 @@ def ready(admin_port: int) -> bool:
     return (_get(admin_port, "/ready") or "").strip() == "LIVE"
 
 
+def healthy_endpoints(admin_port: int) -> dict[str, int] | None:
+    """{upstream service: healthy endpoints} for every upstream cluster the Envoy with its admin on
+    ``admin_port`` knows; None when it does not answer."""
+    stats = _get(admin_port, "/stats?filter=membership_healthy")
+    if stats is None:
+        return None
+    counts = {}
+    for line in stats.splitlines():
+        name, _, value = line.partition(": ")
+        # cluster.<service>.default.dc1.internal.<trust domain>.consul.membership_healthy
+        if name.startswith("cluster.") and name.endswith(".membership_healthy") and name.count(".") > 2:
+            counts[name.split(".")[1]] = int(value)
+    return counts
+
+
 def upstreams_without_endpoints(service: Service) -> list[str] | None:
     """The upstreams this sidecar knows no healthy endpoint for yet; None when Envoy does not answer.
 
@@ -31,9 +46,7 @@ def upstreams_without_endpoints(service: Service) -> list[str] | None:
     """
     if not service.upstreams:
         return []
-    stats = _get(service.admin_port, "/stats?filter=membership_healthy")
-    if stats is None:
+    counts = healthy_endpoints(service.admin_port)
+    if counts is None:
         return None
-    lines = stats.splitlines()
-    return [u.service for u in service.upstreams
-            if not any(line.startswith(f"cluster.{u.service}.") and not line.endswith(": 0") for line in lines)]
+    return [u.service for u in service.upstreams if not counts.get(u.service)]

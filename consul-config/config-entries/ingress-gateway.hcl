@@ -4,6 +4,22 @@
 # entry configures nothing.
 Kind = "ingress-gateway"
 Name = "ingress-gateway"
+# What the gateway does about the frontends, as callers-frontend.hcl says for a sidecar's upstreams:
+# the same circuit-breaker limits, and outlier detection (5 errors in a row take an instance out for
+# 10 s; never more than half of them). Retries and time limits are frontend's router's
+# (router-frontend.hcl).
+Defaults {
+  MaxConnections        = 512
+  MaxPendingRequests    = 512
+  MaxConcurrentRequests = 512
+  PassiveHealthCheck {
+    Interval                = "5s"
+    MaxFailures             = 5
+    EnforcingConsecutive5xx = 100
+    MaxEjectionPercent      = 50
+    BaseEjectionTime        = "10s"
+  }
+}
 Listeners = [
   {
     Port     = 8080 # cluster.yml publishes it on the host's ${CLUSTER_PORT}

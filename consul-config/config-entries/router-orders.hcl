@@ -13,6 +13,7 @@ Routes = [
     Destination {
       NumRetries            = 2
       RetryOnConnectFailure = true
+      RetryOn               = ["reset"]
       RetryOnStatusCodes    = [503]
       RequestTimeout        = "12s"
     }
@@ -28,6 +29,7 @@ Routes = [
     Destination {
       NumRetries            = 2
       RetryOnConnectFailure = true
+      RetryOn               = ["reset"]
       RetryOnStatusCodes    = [503]
       RequestTimeout        = "12s"
     }

@@ -20,6 +20,7 @@ MESH = topology.load(REPO / "consul-config")
 PROJECT = "shopcluster"
 INGRESS_PORT = 28080
 CONSUL_PORT = 28501
+SUBNET = "10.213.1.0/24"  # not cluster.yml's default either
 INGRESS = f"http://127.0.0.1:{INGRESS_PORT}"
 GATEWAY = "ingress-gateway"
 
@@ -86,13 +87,13 @@ def envoy(service: str, admin_port: int, path: str) -> str:
 
 
 def healthy_endpoints(service: str, admin_port: int) -> dict[str, int]:
-    """{upstream service: healthy endpoints} as that Envoy knows them."""
-    counts = {}
-    for line in envoy(service, admin_port, "/stats?filter=membership_healthy").splitlines():
-        name, _, value = line.partition(": ")
-        if name.startswith("cluster.") and name.endswith(".membership_healthy"):
-            counts[name.split(".")[1]] = int(value)
-    return counts
+    """{upstream service: healthy endpoints} as that Envoy knows them (read inside its container by
+    the same code meshctl/rolling-restart.sh asks through `meshctl.container knows`)."""
+    read = ("import json; from meshctl import envoy_admin; "
+            f"print(json.dumps(envoy_admin.healthy_endpoints({admin_port})))")
+    result = docker("exec", container(service), "python3", "-c", read, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout) or {}
 
 
 def ingress_requests() -> dict[str, int]:

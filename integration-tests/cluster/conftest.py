@@ -19,7 +19,7 @@ import pytest
 from testcontainers.compose import DockerCompose
 
 from cluster_stack import (CONSUL_PORT, GATEWAY, INGRESS, INGRESS_PORT, INSTANCES, NODES, PROJECT, REPO, SERVERS,
-                           compose, container, docker, logs, session, settled)
+                           SUBNET, compose, container, docker, logs, session, settled)
 
 MEASURED: dict[str, str] = {}
 UNITS = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
@@ -46,6 +46,7 @@ def stack():
         "COMPOSE_PROJECT_NAME": PROJECT,
         "CLUSTER_PORT": str(INGRESS_PORT),
         "CLUSTER_CONSUL_PORT": str(CONSUL_PORT),
+        "CLUSTER_SUBNET": SUBNET,
         "CLUSTER_DATA_DIR": str(data),
     })
     env_file = REPO / ".env"

@@ -4,13 +4,13 @@ retry what failed to connect or answered 503 (consul-config/config-entries/route
 detection takes the dead instance out, the other instance serves, Docker restarts the dead one and
 it takes traffic again; the ledger must agree at the end.
 
-What a crash cannot spare: a request already inside the dying instance loses its connection, and
-Envoy does not retry a reset (the routers retry connect failures and 503s only); nor does it avoid
-the dead instance on a retry, until outlier detection or Consul's check takes it out. For an order
-placed with an Idempotency-Key, as the frontend's form places them, the frontend's Envoy retries
-the order itself, so none fails. An order without a key is never repeated by the mesh: measured,
-2 to 8 of about 1,400 fail per crash with 8 clients (those in flight, and the few whose every
-retry met the dead instance); the test holds them under twice the clients."""
+What a crash cannot spare: a request already inside the dying instance loses its connection. The
+routers retry that (a reset) only where a repeat is harmless, and a retry may meet the dead
+instance again until outlier detection or Consul's check takes it out. For an order placed with
+an Idempotency-Key, as the frontend's form places them, the frontend's Envoy retries the order
+itself, so none fails. An order without a key is never repeated by the mesh: measured, 2 to 8 of
+about 1,400 fail per crash with 8 clients (those in flight, and the few whose every retry met the
+dead instance); the test holds them under twice the clients."""
 
 import os
 import signal

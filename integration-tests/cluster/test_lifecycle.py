@@ -1,0 +1,171 @@
+"""Instances coming and going under load, concurrent clients ordering through the ingress, every
+answer counted and the ledger checked at the end:
+
+- a rolling restart of every service, one instance at a time, by the operator's command
+  (meshctl/rolling-restart.sh): no request fails, not even an order without an Idempotency-Key,
+  which the mesh never repeats;
+- a node cut off the network the nodes and the servers share (`docker network disconnect` of its
+  client agent and every instance on it): Consul's servers mark its instances critical, traffic
+  moves to the other node, and the node, connected again with its own addresses, serves again.
+  What it costs is the requests that were inside the node when it was cut: each waits for its
+  route's time limit and fails (504 from the ingress, or 503 from a frontend whose call to orders
+  timed out). Each client has one request under way, so at most one per client; measured: 4 of
+  about 1,500 with 8 clients. The node cut is node-2: the ingress gateway, the clients' way in,
+  runs on node-1.
+"""
+
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import crashload
+from cluster_stack import (GATEWAY, INGRESS, INSTANCES, MESH, NODES, PROJECT, REPO, container, docker,
+                           healthy_endpoints, ingress_requests, session, settled)
+from meshctl.container import GATEWAY_ADMIN_PORT
+from polling import eventually
+
+CLIENTS = 8
+NETWORK = f"{PROJECT}_mesh"
+NODE = NODES[-1]
+
+
+def under_load(idempotent: bool, until: threading.Event):
+    """Concurrent clients ordering through the ingress until ``until`` is set, in the background."""
+    shop = crashload.Shop(INGRESS)
+    pool = ThreadPoolExecutor(1)
+    future = pool.submit(crashload.run, shop, lambda: "-", clients=CLIENTS, seconds=900, kill_every=1,
+                         idempotent=idempotent, until=until)
+    pool.shutdown(wait=False)
+    return shop, future
+
+
+def started_at(service: str) -> str:
+    return docker("inspect", "-f", "{{.State.StartedAt}}", container(service)).stdout.strip()
+
+
+def failed(result: dict) -> int:
+    return sum(n for outcome, n in result["answers"].items() if outcome != 201)
+
+
+def test_a_rolling_restart_of_every_service_fails_no_request(stack):
+    restarted = [name for i in INSTANCES for name in (i.name, i.sidecar)]
+    before = {name: started_at(name) for name in restarted}
+    done = threading.Event()
+    shop, load = under_load(idempotent=False, until=done)
+    time.sleep(3)  # the clients ordering before the first instance goes
+    began = time.monotonic()
+    try:
+        rolled = subprocess.run(["bash", "meshctl/rolling-restart.sh"], cwd=REPO, capture_output=True, text=True,
+                                timeout=900)
+    finally:
+        took = time.monotonic() - began
+        time.sleep(3)  # and still ordering after the last one is back
+        done.set()
+    result = load.result()
+    print(f"\n{rolled.stdout}")
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    books = crashload.check(shop, result, within=60)
+    print(f"cluster rolling restart of {len(INSTANCES)} instances in {took:.0f}s: "
+          f"{sum(result['answers'].values())} orders by {CLIENTS} clients (no Idempotency-Key), "
+          f"answers {dict(result['answers'])}; {books['taken']} units taken = {books['in_orders']} in confirmed orders")
+    again = {name for name in restarted if started_at(name) == before[name]}
+    assert not again, f"not restarted: {sorted(again)}"
+    assert set(result["answers"]) == {201}, (result["answers"], result["failures"])
+    settled()
+
+
+def attachment(name: str) -> tuple[str, list[str]]:
+    """The container's address and its names (Compose's aliases) on the shared network."""
+    fields = docker("inspect", "-f", f'{{{{with index .NetworkSettings.Networks "{NETWORK}"}}}}{{{{.IPAddress}}}} '
+                    f'{{{{join .Aliases " "}}}}{{{{end}}}}', container(name)).stdout.split()
+    assert fields, f"{name} is not on {NETWORK}"
+    return fields[0], fields[1:]
+
+
+def only_one_left(cut: str) -> dict:
+    """{Envoy: what it knows} for each Envoy outside the ``cut`` node that does not know exactly one
+    healthy instance of each of its upstreams (the one left, on its own side)."""
+    callers = [(i.sidecar, MESH[i.service].admin_port, [u.service for u in MESH[i.service].upstreams])
+               for i in INSTANCES if i.node != cut] + [(GATEWAY, GATEWAY_ADMIN_PORT, ["frontend"])]
+    wrong = {}
+    for name, admin_port, upstreams in callers:
+        seen = healthy_endpoints(name, admin_port)
+        if any(seen.get(u) != 1 for u in upstreams):
+            wrong[name] = {u: seen.get(u) for u in upstreams}
+    return wrong
+
+
+def node_states(consul_get, node: str) -> list[str]:
+    """The state of every instance registered on ``node`` (each service and sidecar), as Consul's
+    servers hold it (asked of server-1, on the other side of the cut): 'critical' when any of its
+    checks is, 'passing' when all are."""
+    states = []
+    for name in MESH:
+        for service in (name, f"{name}-sidecar-proxy"):
+            for entry in consul_get(f"/v1/health/service/{service}"):
+                if entry["Node"]["Node"] == node:
+                    statuses = {c["Status"] for c in entry["Checks"]}
+                    states.append("critical" if "critical" in statuses else "passing" if statuses == {"passing"}
+                                  else "warning")
+    return states
+
+
+def test_a_node_cut_off_the_network_costs_at_most_the_requests_inside_it(stack, consul_get):
+    members = [NODE] + [i.name for i in INSTANCES if i.node == NODE]  # sidecars share their apps' namespaces
+    instances_there = len([i for i in INSTANCES if i.node == NODE]) * 2
+    assert node_states(consul_get, NODE) == ["passing"] * instances_there, node_states(consul_get, NODE)
+    saved = {name: attachment(name) for name in members}
+    frontend_there = next(saved[i.name][0] for i in INSTANCES if i.node == NODE and i.service == "frontend")
+    done = threading.Event()
+    shop, load = under_load(idempotent=True, until=done)
+    try:
+        time.sleep(3)  # the clients ordering before the cut
+        for name in members:
+            cut = docker("network", "disconnect", NETWORK, container(name))
+            assert cut.returncode == 0, cut.stderr
+        cut_at = time.monotonic()
+        try:
+            eventually(f"{NODE}'s instances to turn critical on the servers",
+                       lambda: set(node_states(consul_get, NODE)) == {"critical"}, timeout=60, interval=0.5)
+            critical_after = time.monotonic() - cut_at
+            # the other node's Envoys hear of it: each knows one healthy instance of its upstreams
+            eventually("the other node's Envoys to know only its own instances",
+                       lambda: not only_one_left(NODE), timeout=30, interval=0.5)
+            moved_after = time.monotonic() - cut_at
+            # and that node alone serves: orders placed now all go through
+            with session() as http:
+                user, products = shop.setup(products=1, stock=100)
+                for _ in range(10):
+                    placed = http.post(f"{INGRESS}/api/orders", timeout=30, json={
+                        "user_id": user, "items": [{"product_id": next(iter(products)), "quantity": 1}]})
+                    assert placed.status_code == 201, placed.text
+            time.sleep(max(0.0, 20 - (time.monotonic() - cut_at)))  # cut for at least 20 s under load
+        finally:
+            for name, (ip, aliases) in saved.items():
+                joined = docker("network", "connect", "--ip", ip, *(f"--alias={a}" for a in aliases), NETWORK,
+                                container(name))
+                assert joined.returncode == 0, joined.stderr
+        cut_for = time.monotonic() - cut_at
+        reconnected = time.monotonic()
+        eventually(f"{NODE}'s instances to pass again", lambda: node_states(consul_get, NODE) == ["passing"] * instances_there,
+                   timeout=120, interval=0.5)
+        passing_after = time.monotonic() - reconnected
+        settled()
+        healed_after = time.monotonic() - reconnected
+        assert {name: attachment(name)[0] for name in members} == {n: a[0] for n, a in saved.items()}
+        # and the node takes traffic again: the ingress sends orders to its frontend
+        sent = ingress_requests().get(frontend_there, 0)
+        eventually(f"the ingress to send requests to {NODE}'s frontend again",
+                   lambda: ingress_requests().get(frontend_there, 0) > sent, timeout=30, interval=0.5)
+    finally:
+        done.set()
+    result = load.result()
+    books = crashload.check(shop, result, within=60, allowed=(201, 503, 504))
+    print(f"cluster {NODE} cut off for {cut_for:.0f}s: its instances critical after {critical_after:.1f}s, "
+          f"the other node's Envoys sending it nothing after {moved_after:.1f}s; "
+          f"connected again: passing after {passing_after:.1f}s, every Envoy knowing them after {healed_after:.1f}s; "
+          f"{sum(result['answers'].values())} orders by {CLIENTS} clients (with Idempotency-Key), "
+          f"answers {dict(result['answers'])}, {failed(result)} failed; "
+          f"{books['taken']} units taken = {books['in_orders']} in confirmed orders")
+    assert failed(result) <= CLIENTS, (result["answers"], result["failures"])

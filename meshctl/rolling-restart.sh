@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Restart a cluster's instances one at a time without failing a request (README, "Running at scale").
+#
+#   meshctl/rolling-restart.sh [service ...]     every instance of those services (default: all)
+#
+# COMPOSE_FILE (default cluster.yml) and COMPOSE_PROJECT_NAME say which stack, as for docker compose.
+# An instance is a Compose service <name> whose sidecar <name>-sidecar lives in its network namespace.
+# For each one:
+#   1. stop its sidecar: it leaves Consul's catalogue first, so callers' Envoys stop sending it new
+#      requests, lets the requests under way finish, then stops Envoy (envoy/entrypoint.sh, stop());
+#   2. restart the app (SIGTERM: gunicorn finishes what it is doing), then start the sidecar again,
+#      which registers the instance anew;
+#   3. wait until Consul's servers list it passing, and every Envoy that calls the service (the
+#      other sidecars, the ingress gateway) knows every instance of it healthy again. Only then is
+#      the next instance stopped: a service never has fewer than one instance its callers know.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+FILE="${COMPOSE_FILE:-cluster.yml}"
+WAIT_SECONDS="${WAIT_SECONDS:-120}"
+compose() { docker compose -f "$FILE" "$@"; }
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+# a docker compose step, quiet unless it fails
+step() { "$@" >"$log" 2>&1 </dev/null || { cat "$log" >&2; echo "rolling restart: failed: $*" >&2; exit 1; }; }
+
+config="$(compose config --format json)"
+# "<instance> <service> <sidecar>" for each instance, and the containers whose Envoy may call others
+instances="$(python3 -c '
+import json, sys
+services = json.load(sys.stdin)["services"]
+for name, d in sorted(services.items()):
+    mode = d.get("network_mode", "")
+    if mode.startswith("service:"):
+        print(mode.split(":", 1)[1], d["environment"]["SERVICE"], name)
+' <<<"$config")"
+envoys="$(python3 -c '
+import json, sys
+services = json.load(sys.stdin)["services"]
+print(" ".join(n for n, d in sorted(services.items())
+               if d.get("environment", {}).get("GATEWAY") or d.get("network_mode", "").startswith("service:")))
+' <<<"$config")"
+[ -n "$instances" ] || { echo "rolling restart: $FILE defines no instance with a sidecar" >&2; exit 1; }
+
+wanted=("$@")
+chosen() { [ ${#wanted[@]} -eq 0 ] && return 0; local w; for w in "${wanted[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
+for w in "${wanted[@]}"; do
+  grep -q " $w " <<<"$instances" || { echo "rolling restart: no instance of '$w' in $FILE" >&2; exit 1; }
+done
+
+# polls "$@" every second until it succeeds; after WAIT_SECONDS, says what it waited for and fails
+until_ok() {
+  local what="$1" deadline=$((SECONDS + WAIT_SECONDS)); shift
+  until "$@" >"$log" 2>&1 </dev/null; do
+    if ((SECONDS >= deadline)); then
+      echo "rolling restart: gave up after ${WAIT_SECONDS}s waiting for $what: $(cat "$log")" >&2
+      return 1
+    fi
+    sleep 1
+  done
+}
+
+every_envoy_knows() { # service count: asks every Envoy at once
+  local envoy status=0 pids=()
+  for envoy in $envoys; do
+    compose exec -T "$envoy" python3 -m meshctl.container knows "$1" "$2" &
+    pids+=($!)
+  done
+  for envoy in "${pids[@]}"; do wait "$envoy" || status=1; done
+  return $status
+}
+
+started=$SECONDS
+while read -r instance service sidecar <&3; do
+  chosen "$service" || continue
+  count="$(grep -c " $service " <<<"$instances")"
+  t=$SECONDS
+  printf '==> %s: leaving Consul and draining' "$instance"
+  step compose stop "$sidecar"
+  printf ' (%ss); restarting' $((SECONDS - t)); t=$SECONDS
+  step compose restart --no-deps "$instance"
+  # docker's own start: `compose start` would run the one-shot steps it depends on again
+  step docker start "$(compose ps -a -q "$sidecar")"
+  printf ' (%ss); registered, waiting for its checks' $((SECONDS - t)); t=$SECONDS
+  until_ok "$instance to pass on Consul's servers" compose exec -T "$sidecar" python3 -m meshctl.container passing
+  printf ' (%ss) and its callers' $((SECONDS - t)); t=$SECONDS
+  until_ok "every Envoy calling $service to know its $count instances" every_envoy_knows "$service" "$count"
+  printf ' (%ss): back, %ss so far\n' $((SECONDS - t)) $((SECONDS - started))
+done 3<<<"$instances"
+echo "==> rolling restart done in $((SECONDS - started))s"
