@@ -7,6 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CONSUL := .cache/consul/consul
+PROMETHEUS := .cache/prometheus/prometheus
+JAEGER := .cache/jaeger/jaeger
 # our own packages' folders, put on the venv's path by a .pth file so the code you edit is the code
 # that runs (plain path entries: `frontend/` the folder then never shadows `frontend` the package;
 # `.` is for meshctl, which the frontend imports its intentions model from; a new apps/<name> is
@@ -17,7 +19,7 @@ LOCAL_PACKAGES := . $(dir $(wildcard apps/*/pyproject.toml)) frontend
 BENCH_SECONDS ?= 10
 BENCH_ARGS ?=
 
-.PHONY: help up down status plan token test unit integration integration-containers integration-cluster screenshots bench venv consul images docker-engine clean-data
+.PHONY: help up down status plan token prometheus jaeger test unit integration integration-containers integration-cluster screenshots bench venv consul images docker-engine clean-data
 
 help:
 	@echo "make up       start Consul, every service and its Envoy sidecar (builds what is missing)"
@@ -48,6 +50,17 @@ consul: $(CONSUL)
 $(CONSUL): meshctl/build-consul.sh
 	@bash meshctl/build-consul.sh
 
+# make up does not wait for these two (it builds them in the background); the tests do
+prometheus: $(PROMETHEUS)
+
+$(PROMETHEUS): meshctl/build-prometheus.sh
+	@nice -n 19 bash meshctl/build-prometheus.sh
+
+jaeger: $(JAEGER)
+
+$(JAEGER): meshctl/build-jaeger.sh
+	@nice -n 19 bash meshctl/build-jaeger.sh
+
 up: venv consul
 	@$(PY) -m meshctl up
 
@@ -67,12 +80,12 @@ unit: venv consul
 	@echo "==> unit tests"
 	@$(PY) -m pytest -q
 
-integration: venv consul
+integration: venv consul prometheus jaeger
 	@echo "==> integration tests against the real mesh (started like make up)"
 	@$(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests --ignore=integration-tests/containers \
 	  --ignore=integration-tests/cluster
 
-images: consul
+images: consul prometheus jaeger
 	@bash meshctl/images/build.sh
 
 docker-engine:

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from conftest import LOGS, MESH, SECRETS, SERVICES, eventually, token
-from meshctl.acl import MESH_READ
+from meshctl.acl import CATALOG_READ, MESH_READ
 from meshctl.local import CA_FILE, CONSUL_BIN, OPERATOR_CERT, OPERATOR_KEY, envoy_binary
 
 GATE = "http://127.0.0.1:8500"
@@ -92,8 +92,11 @@ def test_every_token_has_exactly_its_identity(mesh):
     assert rights(token("agent")) == {"services": [], "nodes": ["shop"], "policies": []}
     for reader in ("frontend-read", "observer"):
         assert rights(token(reader)) == {"services": [], "nodes": [], "policies": [MESH_READ]}
+    assert rights(token("prometheus")) == {"services": [], "nodes": [], "policies": [CATALOG_READ]}
     policy = call("GET", f"/v1/acl/policy/name/{MESH_READ}", token("management")).json()
     assert 'policy     = "read"' in policy["Rules"] and "write" not in policy["Rules"]
+    policy = call("GET", f"/v1/acl/policy/name/{CATALOG_READ}", token("management")).json()
+    assert "intentions" not in policy["Rules"] and "write" not in policy["Rules"], policy["Rules"]
     anonymous = call("GET", f"/v1/acl/token/{ANONYMOUS_ID}", token("management")).json()
     assert not anonymous.get("Policies") and not anonymous.get("ServiceIdentities"), anonymous
     assert rights(token("management"))["policies"] == ["global-management"]

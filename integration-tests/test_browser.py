@@ -25,6 +25,8 @@ SCREENSHOTS = REPO / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else
 # the frontend sidecar's upstream listeners, as its service definition declares them
 UPSTREAMS = MESH["frontend"].upstream_env()
 GATE = "http://127.0.0.1:8500"
+PROMETHEUS = "http://127.0.0.1:9090"
+JAEGER = "http://127.0.0.1:16686"
 # an operator who may change products' intentions and, for "Try it", act as orders
 PRODUCTS_OPERATOR = 'service "products" {\n  policy = "read"\n  intentions = "write"\n}\n' \
                     'service "orders" {\n  policy = "write"\n}\n'
@@ -37,7 +39,8 @@ def site(mesh, monkeypatch_module):
 
     monkeypatch_module.setenv("CONSUL_TOKEN_FILE", str(SECRETS / "acl" / "frontend-read.token"))
     # a key of its own (the main frontend keeps its key in SECRET_KEY_FILE)
-    app = create_app({"TESTING": True, **UPSTREAMS, "CONSUL_HTTP_ADDR": GATE, "SECRET_KEY": secrets.token_hex(32)})
+    app = create_app({"TESTING": True, **UPSTREAMS, "CONSUL_HTTP_ADDR": GATE, "SECRET_KEY": secrets.token_hex(32),
+                      "PROMETHEUS_URL": PROMETHEUS, "JAEGER_QUERY_URL": JAEGER})
     with serve(app) as url:
         yield url
 
@@ -279,6 +282,13 @@ def test_consuls_ui_shows_the_topology_without_an_acl_warning(page, mesh):
     expect(page.get_by_text("products", exact=True).first).to_be_visible(timeout=20000)
     expect(page.get_by_text("users", exact=True).first).to_be_visible()
     expect(page.get_by_text("allow all services to connect")).to_have_count(0)
+    # its metrics provider is the Prometheus make up runs: each card has its numbers (requests per
+    # second, error rate, latency), and the dashboard link leads to the frontend's mesh page
+    expect(page.get_by_text("RPS").first).to_be_visible(timeout=20000)
+    expect(page.get_by_text("P99").first).to_be_visible()
+    expect(page.get_by_text("Configure dashboard")).to_have_count(0)
+    expect(page.get_by_role("link", name="Open dashboard").first).to_have_attribute(
+        "href", re.compile(r"/mesh#svc-orders$"))
     shot(page, "consul-ui-topology")
 
 
@@ -291,6 +301,67 @@ def test_mesh_page_shows_services_sidecars_and_refreshes(page, site):
     expect(orders).to_contain_text("passing")
     expect(page.locator("#refreshed")).to_contain_text("Updated", timeout=10000)
     shot(page, "mesh")
+
+
+def test_mesh_page_draws_the_traffic_on_each_edge(page, site, make_user, make_product):
+    import requests
+
+    user, product = make_user(), make_product(stock=100)
+    with requests.Session() as http:
+        http.trust_env = False
+        for _ in range(5):
+            placed = http.post(f"{FRONTEND}/api/orders", timeout=15,
+                               json={"user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 1}]})
+            assert placed.status_code == 201, placed.text
+    page.goto(f"{site}/mesh")
+    edge = page.locator('#edges tr[data-edge="orders->products"]')
+    expect(edge).to_be_visible(timeout=10000)
+    # Prometheus scrapes every 5 s: the edge's requests per second turns non-zero within a few
+    expect(edge.locator("td").nth(2)).not_to_have_text(re.compile(r"^(0(\.0+)?|–)$"), timeout=20000)
+    expect(page.locator('#traffic g[data-edge="orders->products"]')).to_contain_text("/s")
+    expect(page.locator('#traffic g[data-box="orders"]')).to_have_class(re.compile("passing"))
+    expect(page.locator("#traffic-note")).to_be_empty()
+    shot(page, "mesh-traffic")
+
+
+def test_with_prometheus_stopped_the_mesh_page_keeps_the_health_view_and_says_so(page, site):
+    from conftest import meshctl
+    from meshctl.local import proc
+
+    assert proc("prometheus").stop(), "Prometheus was not running"
+    try:
+        page.goto(f"{site}/mesh")
+        expect(page.locator("#traffic-note")).to_contain_text("does not answer", timeout=10000)
+        expect(page.locator("#traffic-note")).to_contain_text("showing health only")
+        expect(page.locator('#traffic g[data-box="products"]')).to_have_class(re.compile("passing"))
+        expect(page.locator('[data-service="orders"]')).to_contain_text("passing")
+        shot(page, "mesh-without-prometheus")
+    finally:
+        result = meshctl("metrics-up")
+        assert result.returncode == 0, result.stdout + result.stderr
+    page.reload()
+    expect(page.locator("#traffic-note")).to_be_empty(timeout=10000)
+
+
+def test_an_orders_page_leads_to_the_waterfall_of_its_trace(page, site, make_user, make_product):
+    import requests
+
+    user, product = make_user(), make_product(stock=10)
+    with requests.Session() as http:
+        http.trust_env = False
+        placed = http.post(f"{FRONTEND}/api/orders", timeout=15,
+                           json={"user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 2}]})
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+    page.goto(f"{site}/orders/{order_id}")
+    page.get_by_role("link", name="How this order was placed").click()
+    # each app and sidecar exports its spans in batches: the trace fills in within seconds
+    for name in ("frontend", "orders", "users", "products", "orders-sidecar-proxy", "products-sidecar-proxy"):
+        eventually(f"{name}'s spans in the trace of order {order_id}",
+                   lambda n=name: (page.reload(), page.locator(f'tr[data-service="{n}"]').count())[1],
+                   timeout=30, interval=1)
+    expect(page.get_by_test_id("trace-id")).to_have_text(re.compile(r"^[0-9a-f]{32}$"))
+    shot(page, "order-trace")
 
 
 def test_pages_work_on_a_narrow_screen_and_by_keyboard(browser, site):

@@ -34,7 +34,8 @@ def as_derived(service: topology.Service) -> dict:
         "address": service.address, "port": service.port, "sidecar_port": service.sidecar_port,
         "admin_port": service.admin_port, "wsgi_app": service.wsgi_app,
         "checks": ["http"],
-        "expose": [(service.health_path, service.port, service.expose_port)],
+        "expose": [(service.health_path, service.port, service.expose_port)]
+                  + ([("/metrics", service.port, service.app_metrics_port)] if service.app_metrics_port else []),
         "local_service_port": service.port,
         "upstreams": [(u.service, u.address, u.port) for u in service.upstreams],
     }

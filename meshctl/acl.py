@@ -14,6 +14,8 @@ brought back to exactly the rights below, one that is missing is created.
     <gateway>       service identity <gateway>: the same for a gateway   the gateway's Envoy
     frontend        policy mesh-read: services, nodes, intentions: read  the frontend app
     observer        policy mesh-read                                     `make status`, the tests
+    prometheus      policy catalog-read: services and nodes: read        Prometheus (finds what to
+                                                                         scrape in the catalogue)
 
 The anonymous token keeps Consul's default: no rights at all.
 """
@@ -30,6 +32,17 @@ MESH_READ_RULES = """\
 service_prefix "" {
   policy     = "read"
   intentions = "read"
+}
+node_prefix "" {
+  policy = "read"
+}
+"""
+
+CATALOG_READ = "catalog-read"
+CATALOG_READ_RULES = """\
+# what Prometheus' Consul service discovery reads: the services, their instances and nodes
+service_prefix "" {
+  policy = "read"
 }
 node_prefix "" {
   policy = "read"
@@ -79,7 +92,9 @@ class Plan:
                    for g in self.gateways]
                 + [Identity("frontend-read", "frontend: reads the catalogue, health and intentions",
                             policies=(MESH_READ,)),
-                   Identity("observer", "observer: make status and the tests read the mesh", policies=(MESH_READ,))])
+                   Identity("observer", "observer: make status and the tests read the mesh", policies=(MESH_READ,)),
+                   Identity("prometheus", "prometheus: finds its scrape targets in the catalogue",
+                            policies=(CATALOG_READ,))])
 
 
 def bootstrap(consul: Consul, management_file: Path, owner: int | None = None) -> str:
@@ -113,8 +128,15 @@ def ensure_policy(consul: Consul, name: str, rules: str, description: str) -> No
         current = None
     body = {"Name": name, "Description": description, "Rules": rules}
     if current is None:
-        consul.call("PUT", "/v1/acl/policy", body)
-    elif current.get("Rules") != rules or current.get("Description") != description:
+        try:
+            consul.call("PUT", "/v1/acl/policy", body)
+            return
+        except ConsulError as err:
+            # a Consul just restarted can answer the read above before its ACLs are all loaded
+            if "already exists" not in err.message:
+                raise
+        current = consul.call("GET", f"/v1/acl/policy/name/{name}")
+    if current.get("Rules") != rules or current.get("Description") != description:
         consul.call("PUT", f"/v1/acl/policy/{current['ID']}", body)
 
 
@@ -152,6 +174,7 @@ def ensure(management: Consul, plan: Plan, owners: dict[str, int] | None = None,
             raise ValueError(f"a plan with several nodes needs each one's agent: {plan.nodes}")
         agents = {plan.nodes[0]: management}
     ensure_policy(management, MESH_READ, MESH_READ_RULES, "read the catalogue, health and intentions")
+    ensure_policy(management, CATALOG_READ, CATALOG_READ_RULES, "read the catalogue and health")
     secrets = {}
     for identity in plan.identities():
         secret = token_secret(plan.files[identity.name], (owners or {}).get(identity.name))

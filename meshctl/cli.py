@@ -1,4 +1,4 @@
-"""``python -m meshctl up|down|status|plan|token|intentions``: the local mesh, and the operators' intentions.
+"""``python -m meshctl up|down|status|plan|token|metrics-up|traces-up|intentions``: the local mesh, and the operators' intentions.
 
 The mesh's shape comes from Consul's service definitions in ``consul-config/services``; see
 ``meshctl.topology``. Nothing here repeats a port or an upstream.
@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("status", help="each service's and sidecar's health from Consul")
     commands.add_parser("plan", help="what `up` starts, derived from the service definitions")
     commands.add_parser("token", help="print the management token `up` made (for Consul's UI and CLI)")
+    commands.add_parser("metrics-up", help="start Prometheus (`up` does; its background build, once built)")
+    commands.add_parser("traces-up", help="start Jaeger (`up` does; its background build, once built)")
     intentions = commands.add_parser("intentions", help="list, allow, deny or delete intentions")
     verbs = intentions.add_subparsers(dest="action", required=True)
     verbs.add_parser("list", help="every intention, most specific first")
@@ -109,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             return local.up(reset_config=args.reset_config)
-        return {"down": local.down, "status": local.status, "plan": local.plan, "token": local.token}[args.command]()
+        return {"down": local.down, "status": local.status, "plan": local.plan, "token": local.token,
+                "metrics-up": lambda: local.companion_up("metrics"),
+                "traces-up": lambda: local.companion_up("traces")}[args.command]()
     except TopologyError as err:
         print(f"meshctl: {err}", file=sys.stderr)
         return 2

@@ -69,6 +69,8 @@ def container_ip(consul_host: str) -> str:
 
 SECRETS = Path(os.environ.get("SECRETS", "/secrets"))
 CONSUL_UID, APP_UID, ENVOY_UID = 100, 10001, 10002  # the images' users: Consul's, apps/Dockerfile's, envoy/Dockerfile's
+PROMETHEUS_UID = 65534  # nobody: Prometheus' image runs as it (its own and make images' stand-in)
+PROMETHEUS_MOUNT = Path("/etc/prometheus/mesh")  # where the prometheus container mounts its folder
 MOUNTED = Path("/consul/secrets")  # where the consul and sidecar containers find their folder
 GATEWAY_ADMIN_PORT = 19000  # a gateway's Envoy admin, on its container's loopback
 GATEWAY_READY_PORT = 21000  # the port a gateway registers with: Envoy's ready listener, which Consul's check probes
@@ -120,6 +122,7 @@ def make_secrets() -> int:
     holders = {"init": (0, "init")} | {agent: (CONSUL_UID, "cli") for agent in layout.agents}
     holders |= {folder: (ENVOY_UID, "client") for name in mesh for folder in layout.sidecars(name)}
     holders |= {gateway: (ENVOY_UID, "client") for gateway in layout.gateways}
+    holders |= {"prometheus": (PROMETHEUS_UID, "client")}  # Consul's API, to find what to scrape
     for folder, (owner, holder) in holders.items():
         into = secrets.private_folder(SECRETS / folder, owner)
         secrets.client_cert(consul_bin, clients, holder, into, owner, renew=renew)
@@ -191,8 +194,10 @@ def init() -> int:
         plan.files = {name: SECRETS / layout.sidecars(name)[0] / "service.token" for name in mesh}
         plan.files |= {gateway: SECRETS / gateway / "service.token" for gateway in layout.gateways}
         plan.files |= {name: init_dir / f"{name}.token" for name in plan.agents()}
-        plan.files |= {"observer": init_dir / "observer.token", "frontend-read": SECRETS / "frontend" / "token"}
-        owners = {name: ENVOY_UID for name in (*mesh, *layout.gateways)} | {"frontend-read": APP_UID}
+        plan.files |= {"observer": init_dir / "observer.token", "frontend-read": SECRETS / "frontend" / "token",
+                       "prometheus": SECRETS / "prometheus" / "token"}
+        owners = ({name: ENVOY_UID for name in (*mesh, *layout.gateways)}
+                  | {"frontend-read": APP_UID, "prometheus": PROMETHEUS_UID})
         # each agent takes its own token through its own API (services.yml's one agent: the one above)
         agents = None if len(layout.agents) == 1 else {
             node: Consul(f"https://{node}:8501", anonymous.ca_file, anonymous.cert_file, anonymous.key_file,
@@ -205,6 +210,7 @@ def init() -> int:
         print(f"mesh-init: setting up the ACLs failed: {err}", file=sys.stderr)
         return 1
     print(f"mesh-init: ACLs bootstrapped; tokens for: {', '.join(i.name for i in plan.identities())}")
+    prometheus_config(layout)
     env = os.environ | {"CONSUL_CACERT": str(anonymous.ca_file), "CONSUL_CLIENT_CERT": str(anonymous.cert_file),
                         "CONSUL_CLIENT_KEY": str(anonymous.key_file),
                         "CONSUL_HTTP_TOKEN_FILE": str(init_dir / "management.token")}
@@ -217,6 +223,18 @@ def init() -> int:
             return 1
     print("mesh-init: config entries written")
     return 0
+
+
+def prometheus_config(layout: Layout) -> None:
+    """prometheus.yml in Prometheus' folder: Consul's HTTPS API on the first server, with its client
+    certificate and its own token (meshctl.metrics)."""
+    from meshctl import metrics, secrets
+
+    folder = PROMETHEUS_MOUNT
+    text = metrics.config(f"{layout.servers[0]}:8501", folder / "token",
+                          tls=(Path("/etc/prometheus/ca") / secrets.SERVER_CA, folder / "client.pem",
+                               folder / "client-key.pem"))
+    secrets.write_secret(SECRETS / "prometheus" / "prometheus.yml", text, PROMETHEUS_UID)
 
 
 def gateway() -> None:
@@ -287,7 +305,9 @@ def main(command: str) -> int:
     if command == "app":
         bind = f"{os.environ.get('BIND_ADDRESS', '127.0.0.1')}:{me.port}"
         argv = launch.app_argv(me, bind)
-        os.execvpe(argv[0], argv, os.environ | me.upstream_env())
+        metrics = Path(os.environ.get(launch.METRICS_DIR_ENV, "/tmp/metrics"))
+        metrics.mkdir(parents=True, exist_ok=True)
+        os.execvpe(argv[0], argv, os.environ | me.upstream_env() | {launch.METRICS_DIR_ENV: str(metrics)})
     if command == "app-listening":
         try:
             socket.create_connection(("127.0.0.1", me.port), timeout=2).close()
@@ -299,7 +319,15 @@ def main(command: str) -> int:
             return 0  # urlopen raises for anything but a 2xx
     if command == "registration":
         consul_host = os.environ.get("CONSUL_HTTP_ADDR", "http://consul:8500").split("://")[-1].split(":")[0]
-        print(json.dumps(me.container_definition(container_ip(consul_host)), indent=2))
+        definition = me.container_definition(container_ip(consul_host))
+        collector = os.environ.get("TRACE_COLLECTOR", "").strip()  # host:port of OTLP/gRPC, when traces are on
+        if collector:
+            from meshctl import traces  # the sidecar image's; the app images do not carry it
+
+            host, port = collector.rsplit(":", 1)
+            proxy = definition["service"]["connect"]["sidecar_service"].setdefault("proxy", {})
+            proxy["config"] = {**(proxy.get("config") or {}), **traces.envoy_config(me.sidecar_id, host, int(port))}
+        print(json.dumps(definition, indent=2))
         return 0
     if command == "sidecar":
         argv = launch.sidecar_argv(me, os.environ.get("CONSUL_GRPC_ADDR", "https://consul:8503"),

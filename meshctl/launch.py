@@ -3,15 +3,19 @@
 from meshctl.topology import Service
 
 
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # shopcommon.metrics: where the workers' request metrics meet
+
+
 def app_argv(service: Service, bind: str, gunicorn: str = "gunicorn") -> list[str]:
-    """gunicorn serving ``service``'s WSGI app on ``bind`` (host:port)."""
+    """gunicorn serving ``service``'s WSGI app on ``bind`` (host:port). Its environment names a folder
+    of the service's own in ``METRICS_DIR_ENV``, so /metrics adds up every worker's requests."""
     return [gunicorn, "--bind", bind, "--workers", "2", "--threads", "4", "--graceful-timeout", "5",
             "--timeout", "30", "--name", service.name,
             # the sidecar keeps its connections to the app open between requests; gunicorn's 2 s
             # default closed idle ones under Envoy's feet, failing the request that reused one
             "--keep-alive", "75",
             # no shared control socket in $HOME: in local mode several gunicorns run side by side
-            "--no-control-socket", service.wsgi_app]
+            "--no-control-socket", "--config", "python:shopcommon.gunicorn_conf", service.wsgi_app]
 
 
 def sidecar_argv(service: Service, grpc_addr: str, grpc_ca_file: str, token_file: str, consul: str = "consul",

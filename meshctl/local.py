@@ -4,6 +4,7 @@ What runs, on which ports, calling what, comes from the service definitions (``m
 how each process is started from ``meshctl.launch``. This module only starts, waits and stops.
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -12,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from meshctl import acl, consul_api, envoy_admin, launch, secrets
+from meshctl import acl, consul_api, envoy_admin, launch, metrics, secrets, traces
 from meshctl.procs import Proc
 from meshctl.topology import Service, TopologyError, load
 
@@ -27,6 +28,9 @@ CONSUL_PORTS = (8500, 8501, 8503, 8300, 8301, 8302)
 CONSUL_GRPC_TLS = "https://127.0.0.1:8503"
 LOCAL_NODE = "shop"  # agent-local.hcl's node_name
 STARTUP_TIMEOUT = float(os.environ.get("MESH_STARTUP_TIMEOUT", "90"))
+# MESH_TRACES=off: no spans from the apps or the Envoys (what `make bench` compares against); it
+# takes a fresh start (`make down && MESH_TRACES=off make up`): the sidecars' tracing is in their registration
+TRACING = os.environ.get("MESH_TRACES", "on").strip().lower() not in ("off", "0", "no", "false")
 
 
 class Failure(Exception):
@@ -192,8 +196,13 @@ def register_services(mesh: dict[str, Service], management: consul_api.Consul, e
         if not every and management.service(service.name) and management.service(service.sidecar_id):
             continue
         registered.append(service.name)
+        # the definition as it is, plus where its Envoy sends its spans
+        definition = RUN_DIR / "registrations" / service.file.name
+        definition.parent.mkdir(parents=True, exist_ok=True)
+        tracing = traces.envoy_config(service.sidecar_id) if TRACING else {}
+        definition.write_text(json.dumps(service.with_proxy_config(tracing), indent=2))
         result = subprocess.run([str(CONSUL_BIN), "services", "register", "-token-file",
-                                 str(token_file(service.name)), str(service.file)],
+                                 str(token_file(service.name)), str(definition)],
                                 capture_output=True, text=True, env=consul_env(), timeout=30)
         if result.returncode != 0:
             raise Failure(f"consul services register {service.file.name} failed:\n{result.stdout}{result.stderr}")
@@ -252,15 +261,24 @@ def start_once(name: str, label: str, port: int, what: str, argv, env: dict[str,
 def start_app(service: Service) -> None:
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     bind = f"127.0.0.1:{service.port}"
+    metrics_dir = RUN_DIR / "metrics" / service.name  # emptied by gunicorn's master when it starts
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    env = base_env() | service.upstream_env() | consul_access(service) | {launch.METRICS_DIR_ENV: str(metrics_dir)}
+    if TRACING:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = traces.OTLP_HTTP
+    else:
+        env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
     start_once(service.name, service.name, service.port, f"gunicorn on {bind}",
-               lambda: launch.app_argv(service, bind, gunicorn), base_env() | service.upstream_env() | consul_access(service))
+               lambda: launch.app_argv(service, bind, gunicorn), env)
 
 
 def consul_access(service: Service) -> dict[str, str]:
-    """How an app reaches Consul: the frontend (the one that does) through the gate, with its read-only token."""
+    """How an app reaches Consul: the frontend (the one that does) through the gate, with its read-only
+    token; and Prometheus, for its mesh page's traffic."""
     if service.name != "frontend":
         return {}
-    return {"CONSUL_HTTP_ADDR": f"http://127.0.0.1:{GATE_PORT}", "CONSUL_TOKEN_FILE": str(token_file("frontend-read"))}
+    return {"CONSUL_HTTP_ADDR": f"http://127.0.0.1:{GATE_PORT}", "CONSUL_TOKEN_FILE": str(token_file("frontend-read")),
+            "PROMETHEUS_URL": f"http://{metrics.ADDRESS}", "JAEGER_QUERY_URL": traces.QUERY}
 
 
 def app_healthy(service: Service) -> bool:
@@ -328,6 +346,65 @@ def wait_upstreams_ready(mesh: dict[str, Service], timeout: float) -> None:
         raise Failure("timed out waiting for the sidecars to learn a healthy endpoint for: " + ", ".join(missing))
 
 
+# --- metrics ----------------------------------------------------------------------------------------
+
+def start_companion(label: str, module, start) -> None:
+    """``module``'s server (metrics: Prometheus, traces: Jaeger) by ``start()``, or, when it is not
+    built yet, its build in the background, which starts it when done: the shop does not wait."""
+    server, build = module.processes(RUN_DIR, LOG_DIR)
+    if server.running():
+        say(f"{label}: already running")
+        return
+    if not module.built():
+        if not build.running():
+            build.start(module.build_argv(), base_env(), REPO)
+        say(f"{label}: not built yet: building it in the background (minutes, cold; log: {build.log_file}); "
+            f"it starts by itself when built, the shop does not wait for it")
+        return
+    start(server)
+
+
+def start_prometheus(server) -> None:
+    if port_open(metrics.PORT):
+        raise Failure(f"prometheus: port {metrics.PORT} is already taken by another process")
+    folder = VOLUMES / "prometheus"
+    folder.mkdir(parents=True, exist_ok=True)
+    config_file = folder / "prometheus.yml"
+    config_file.write_text(metrics.config(f"127.0.0.1:{GATE_PORT}", token_file("prometheus")))
+    say(f"prometheus: starting on {metrics.ADDRESS} (apps and Envoys from Consul's catalogue, "
+        f"every {metrics.SCRAPE_INTERVAL}; data in {folder}, kept {metrics.RETENTION[0]}, at most {metrics.RETENTION[1]})")
+    server.start(metrics.argv(config_file, folder / "data"), base_env(), REPO)
+    wait_for("Prometheus to be ready", metrics.ready, 60, server)
+
+
+def start_jaeger(server) -> None:
+    busy = [p for p in traces.PORTS if port_open(p)]
+    if busy:
+        raise Failure(f"jaeger: ports {busy} are already taken by another process")
+    say(f"jaeger: starting (OTLP in on 127.0.0.1:{traces.OTLP_GRPC_PORT} and {traces.OTLP_HTTP_PORT}, "
+        f"its query API on {traces.QUERY}; traces in memory)")
+    server.start(traces.argv(), base_env(), REPO)
+    wait_for("Jaeger to be ready", traces.ready, 60, server)
+
+
+def start_observability() -> None:
+    start_companion("prometheus", metrics, start_prometheus)
+    start_companion("jaeger", traces, start_jaeger)
+
+
+def companion_up(which: str) -> int:
+    """Start Prometheus or Jaeger now (what their background builds run when done)."""
+    try:
+        if which == "metrics":
+            start_companion("prometheus", metrics, start_prometheus)
+        else:
+            start_companion("jaeger", traces, start_jaeger)
+    except Failure as failure:
+        print(f"{which} FAILED: {failure}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
 # --- commands -------------------------------------------------------------------------------------
 
 def up(reset_config: bool = False) -> int:
@@ -351,6 +428,7 @@ def up(reset_config: bool = False) -> int:
         wait_passing(mesh, STARTUP_TIMEOUT)
         say("waiting for every sidecar to have a healthy endpoint for each upstream")
         wait_upstreams_ready(mesh, STARTUP_TIMEOUT)
+        start_observability()
     except Failure as failure:
         print(f"\nmake up FAILED: {failure}", file=sys.stderr, flush=True)
         return 1
@@ -358,6 +436,8 @@ def up(reset_config: bool = False) -> int:
     frontend = mesh.get("frontend")  # where people come in
     links = [f"frontend   http://localhost:{frontend.port}"] if frontend else []
     links += [f"Consul UI  http://localhost:{GATE_PORT}/ui  (sign in with the token `make token` prints)",
+              f"metrics    http://localhost:{metrics.PORT}/api/v1/targets  (Prometheus' API)",
+              f"traces     {traces.QUERY}/api/services  (Jaeger's API; each order's page links to its trace)",
               f"logs       {LOG_DIR}/", "stop with  make down"]
     print("\n" + "\n".join(f"  {line}" for line in links), flush=True)
     return 0
@@ -372,7 +452,7 @@ def down() -> int:
     for name in sidecars + apps + ["consul-gate", "consul"]:
         if proc(name).stop():
             say(f"{name.removesuffix('-sidecar-proxy')}{' sidecar' if name in sidecars else ''}: stopped")
-    ports = set(CONSUL_PORTS)
+    ports = set(CONSUL_PORTS) | {metrics.PORT} | set(traces.PORTS)
     try:
         ports = ports.union(*(s.ports() for s in services().values()))
     except TopologyError as err:
@@ -404,6 +484,11 @@ def status() -> int:
             running = "running" if proc(service_id).running() else "stopped"
             detail = "; ".join(f"{c['Name']}={c['Status']}" for c in mine)
             print(f"{service_id:<26}{running:<10}{health:<10}{detail}")
+    for label, module, where in (("prometheus", metrics, metrics.ADDRESS), ("jaeger", traces, traces.QUERY)):
+        server, build = module.processes(RUN_DIR, LOG_DIR)
+        state = ("running" if server.running() else "building" if build.running()
+                 else "stopped" if module.built() else "not built")
+        print(f"{label:<26}{state:<10}{'ready' if module.ready() else '-':<10}{where}")
     return 0 if ok else 1
 
 

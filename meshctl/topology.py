@@ -49,6 +49,12 @@ class Service:
     upstreams: tuple[Upstream, ...]
     file: Path = field(compare=False)
     definition: dict = field(compare=False, repr=False)
+    # the sidecar's Prometheus listener (proxy.config.envoy_prometheus_bind_addr, said again in
+    # meta.envoy_metrics_port for Prometheus' service discovery); None: its Envoy is not scraped
+    metrics_port: int | None = None
+    # the sidecar's expose listener for the app's /metrics (meta.app_metrics_port): how Prometheus
+    # reaches an app that listens on its namespace's loopback only; None: the app is not scraped
+    app_metrics_port: int | None = None
 
     @property
     def sidecar_id(self) -> str:
@@ -64,7 +70,16 @@ class Service:
 
     def ports(self) -> set[int]:
         """Every port this service and its sidecar listen on."""
-        return {self.port, self.sidecar_port, self.admin_port, self.expose_port} | {u.port for u in self.upstreams}
+        return ({self.port, self.sidecar_port, self.admin_port, self.expose_port} | {u.port for u in self.upstreams}
+                | {p for p in (self.metrics_port, self.app_metrics_port) if p})
+
+    def with_proxy_config(self, extra: dict) -> dict:
+        """This definition with ``extra`` added to its sidecar's ``proxy.config`` (as registered by
+        `make up`: how its Envoy reaches the trace collector depends on where it runs)."""
+        definition = copy.deepcopy(self.definition)
+        proxy = _sidecar(definition["service"]).setdefault("proxy", {})
+        proxy["config"] = {**(proxy.get("config") or {}), **extra}
+        return definition
 
     def container_definition(self, ip: str) -> dict:
         """This definition as registered from a container whose network namespace has address ``ip``.
@@ -77,6 +92,9 @@ class Service:
         service = definition["service"]
         service["address"] = ip
         service["check"]["http"] = f"http://{ip}:{self.expose_port}{self.health_path}"
+        if self.metrics_port:  # for a Prometheus in another container
+            proxy = _sidecar(service).setdefault("proxy", {})
+            proxy.setdefault("config", {})["envoy_prometheus_bind_addr"] = f"0.0.0.0:{self.metrics_port}"
         for check in _sidecar(service).get("checks") or []:
             if "tcp" in check:
                 check["tcp"] = f"{ip}:{self.sidecar_port}"
@@ -149,7 +167,12 @@ def _service(path: Path) -> Service:
         upstreams=upstreams,
         file=path,
         definition=definition,
+        metrics_port=int(meta["envoy_metrics_port"]) if meta.get("envoy_metrics_port") else None,
+        app_metrics_port=int(meta["app_metrics_port"]) if meta.get("app_metrics_port") else None,
     )
+    if service.app_metrics_port and (exposed.get("/metrics") or {}).get("listener_port") != service.app_metrics_port:
+        raise TopologyError(f"{path}: service.meta.app_metrics_port is {service.app_metrics_port}, but the sidecar's "
+                            f"proxy.expose.paths has no /metrics on that listener_port")
     _check_agrees(service, raw, exposed[health_path])
     return service
 
@@ -163,7 +186,12 @@ def _check_agrees(service: Service, raw: dict, exposed: dict) -> None:
         ("proxy.local_service_port", (sidecar.get("proxy") or {}).get("local_service_port", service.port),
          service.port, "service.port"),
         ("proxy.expose.paths[].local_path_port", exposed.get("local_path_port"), service.port, "service.port"),
-    ] + [("the port in connect.sidecar_service.checks[].tcp", int(c["tcp"].rsplit(":", 1)[1]),
+    ]
+    bind = ((sidecar.get("proxy") or {}).get("config") or {}).get("envoy_prometheus_bind_addr")
+    if bind or service.metrics_port:
+        said.append(("the port in proxy.config.envoy_prometheus_bind_addr",
+                     int(bind.rsplit(":", 1)[1]) if bind else None, service.metrics_port, "service.meta.envoy_metrics_port"))
+    said += [("the port in connect.sidecar_service.checks[].tcp", int(c["tcp"].rsplit(":", 1)[1]),
           service.sidecar_port, "connect.sidecar_service.port")
          for c in sidecar.get("checks") or [] if "tcp" in c]
     for where, stated, expected, source in said:
@@ -185,7 +213,7 @@ def _check_ports(services: dict[str, Service]) -> None:
             if port in owners:
                 raise TopologyError(f"{service.file}: port {port} is already used by {owners[port]}")
             owners[port] = service.name
-        if len(service.ports()) != 4 + len(service.upstreams):
+        if len(service.ports()) != 4 + len(service.upstreams) + bool(service.metrics_port) + bool(service.app_metrics_port):
             raise TopologyError(f"{service.file}: a port is used twice within the definition")
 
 

@@ -20,6 +20,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_service(app, "frontend", test_config)
     app.config.setdefault("CONSUL_HTTP_ADDR", os.environ.get("CONSUL_HTTP_ADDR", "http://127.0.0.1:8500"))
     app.config.setdefault("CONSUL_TOKEN_FILE", os.environ.get("CONSUL_TOKEN_FILE", "").strip() or None)
+    # the mesh page's traffic numbers; without it the page shows health only
+    app.config.setdefault("PROMETHEUS_URL", os.environ.get("PROMETHEUS_URL", "").strip() or None)
+    # where an order's trace is read from (its page links to it)
+    app.config.setdefault("JAEGER_QUERY_URL", os.environ.get("JAEGER_QUERY_URL", "").strip() or None)
     # read once, at start: a file that cannot be read stops the start here, not at the first page
     app.config["CONSUL_TOKEN"] = consul_access.read_token_file(app.config["CONSUL_TOKEN_FILE"])
     app.teardown_appcontext(consul_access.close_clients)

@@ -208,3 +208,21 @@ def order(order_id: int):
     user = part(UsersClient.current().get, answer.value.user_id) if answer.ok else None
     return render_template("order.html", order=answer, product_names=product_names, user=user,
                            created="created" in request.args)
+
+
+@bp.get("/orders/<id:order_id>/trace")
+def order_trace(order_id: int):
+    """The waterfall of the request that placed the order: frontend, orders, users, products and
+    their sidecars, one trace (``frontend.traces``, from the trace store)."""
+    from frontend import traces
+
+    trace, problem = None, None
+    try:
+        trace_id = traces.order_trace_id(order_id)
+        trace = traces.waterfall(trace_id) if trace_id else None
+        if trace is None:
+            problem = (f"The trace store has no trace of order {order_id}: it keeps the last traces in "
+                       f"memory, and orders placed before it started have none.")
+    except traces.Unavailable as exc:
+        problem = f"{exc}."
+    return render_template("order_trace.html", order_id=order_id, trace=trace, problem=problem)

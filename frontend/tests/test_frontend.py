@@ -83,3 +83,11 @@ def test_frontend_has_no_database(monkeypatch, closed_port_url):
     too_large = client.post("/api/users", data=b"x" * 70_000, content_type="application/json")
     assert too_large.get_json()["error"]["code"] == "payload_too_large"
     assert client.get("/api/crash").get_json()["error"]["code"] == "internal_error"
+
+
+def test_metrics_count_forwarded_calls_by_route(client):
+    client.get("/api/products/42")
+    client.get("/api/products/43")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert ('http_requests_total{method="GET",route="/api/<any(users, products, orders):resource>/<id:item_id>",'
+            'service="frontend",status="404"} 2.0') in text

@@ -21,6 +21,8 @@ PROJECT = "shopcluster"
 INGRESS_PORT = 28080
 CONSUL_PORT = 28501
 SUBNET = "10.213.1.0/24"  # not cluster.yml's default either
+PROMETHEUS_PORT = 28090
+JAEGER_PORT = 28686
 INGRESS = f"http://127.0.0.1:{INGRESS_PORT}"
 GATEWAY = "ingress-gateway"
 

@@ -18,8 +18,8 @@ import consul
 import pytest
 from testcontainers.compose import DockerCompose
 
-from cluster_stack import (CONSUL_PORT, GATEWAY, INGRESS, INGRESS_PORT, INSTANCES, NODES, PROJECT, REPO, SERVERS,
-                           SUBNET, compose, container, docker, logs, session, settled)
+from cluster_stack import (CONSUL_PORT, GATEWAY, INGRESS, INGRESS_PORT, INSTANCES, JAEGER_PORT, NODES, PROJECT,
+                           PROMETHEUS_PORT, REPO, SERVERS, SUBNET, compose, container, docker, logs, session, settled)
 
 MEASURED: dict[str, str] = {}
 UNITS = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
@@ -47,6 +47,8 @@ def stack():
         "CLUSTER_PORT": str(INGRESS_PORT),
         "CLUSTER_CONSUL_PORT": str(CONSUL_PORT),
         "CLUSTER_SUBNET": SUBNET,
+        "CLUSTER_PROMETHEUS_PORT": str(PROMETHEUS_PORT),
+        "CLUSTER_JAEGER_PORT": str(JAEGER_PORT),
         "CLUSTER_DATA_DIR": str(data),
     })
     env_file = REPO / ".env"

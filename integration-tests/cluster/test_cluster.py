@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from cluster_stack import (GATEWAY, INSTANCES, MESH, NODES, SERVERS, address, compose, container, docker,
-                           ingress_requests, instances, session)
+from cluster_stack import (GATEWAY, INSTANCES, JAEGER_PORT, MESH, NODES, PROMETHEUS_PORT, SERVERS, address, compose,
+                           container, docker, ingress_requests, instances, session)
 from polling import eventually
 
 
@@ -126,3 +126,38 @@ def test_the_cluster_files_ingress_port_is_the_gateway_config_entrys():
     config = json.loads(compose("config", "--format", "json").stdout)
     published = [p["target"] for p in config["services"][GATEWAY]["ports"]]
     assert published == [entry["Listeners"][0]["Port"]], (published, entry["Listeners"])
+
+
+def test_prometheus_scrapes_every_instance_and_envoy_on_both_nodes(stack):
+    wanted = {(job, i.service, i.node): "up" for i in INSTANCES for job in ("apps", "envoys")}
+
+    def targets():
+        with session() as http:
+            active = http.get(f"http://127.0.0.1:{PROMETHEUS_PORT}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+        return {(t["labels"]["job"], t["labels"].get("service"), t["labels"].get("node")): t["health"] for t in active}
+    eventually("every instance's app and Envoy to be a target, and up", lambda: targets() == wanted, timeout=90,
+               interval=1)
+
+
+def test_an_order_through_the_ingress_is_one_trace(ingress):
+    with session() as http:
+        user = http.post(f"{ingress}/api/users", timeout=15,
+                         json={"name": "Traced", "email": f"t-{uuid.uuid4().hex[:8]}@example.com"}).json()
+        product = http.post(f"{ingress}/api/products", timeout=15,
+                            json={"name": f"t-{uuid.uuid4().hex[:8]}", "price": "1.00", "stock": 5}).json()
+        placed = http.post(f"{ingress}/api/orders", timeout=15,
+                           json={"user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 1}]})
+        assert placed.status_code == 201, placed.text
+        everyone = set(MESH) | {s.sidecar_id for s in MESH.values()}
+        tags = json.dumps({"shop.order_id": str(placed.json()["id"])})
+        jaeger = f"http://127.0.0.1:{JAEGER_PORT}"
+
+        def whole():
+            found = http.get(f"{jaeger}/api/traces", timeout=10,
+                             params={"service": "orders", "tags": tags, "lookback": "1h", "limit": 1}).json()["data"]
+            if not found:
+                return None
+            trace = http.get(f"{jaeger}/api/traces/{found[0]['traceID']}", timeout=10).json()["data"][0]
+            return trace if {p["serviceName"] for p in trace["processes"].values()} >= everyone else None
+        trace = eventually("the order's trace to hold every app and sidecar", whole, timeout=30, interval=1)
+    assert {s["traceID"] for s in trace["spans"]} == {trace["traceID"]}

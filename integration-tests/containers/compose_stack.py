@@ -14,6 +14,8 @@ MESH = topology.load(REPO / "consul-config")
 PROJECT = "shoptest"
 FRONTEND_PORT = 15001
 CONSUL_PORT = 18500
+PROMETHEUS_PORT = 19090
+JAEGER_PORT = 16696
 
 
 def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

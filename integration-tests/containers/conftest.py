@@ -7,13 +7,16 @@ a mesh a developer runs with `make up` or `docker compose` nor touches their dat
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 import consul
 import pytest
+import requests
 from testcontainers.compose import DockerCompose
 
-from compose_stack import CONSUL_PORT, FRONTEND_PORT, PROJECT, REPO, compose, container, docker, logs, settled
+from compose_stack import (CONSUL_PORT, FRONTEND_PORT, JAEGER_PORT, PROJECT, PROMETHEUS_PORT, REPO, compose, container,
+                           docker, logs, settled)
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +29,8 @@ def stack():
         "COMPOSE_PROJECT_NAME": PROJECT,
         "FRONTEND_PORT": str(FRONTEND_PORT),
         "CONSUL_PORT": str(CONSUL_PORT),
+        "PROMETHEUS_PORT": str(PROMETHEUS_PORT),
+        "JAEGER_PORT": str(JAEGER_PORT),
         "DATA_DIR": str(data),
     })
     env_file = REPO / ".env"
@@ -80,3 +85,35 @@ def consul_client(stack, consul_ca, operator_cert, management_token):
 @pytest.fixture(scope="session")
 def frontend(stack) -> str:
     return f"http://127.0.0.1:{FRONTEND_PORT}"
+
+
+@pytest.fixture
+def api(frontend):
+    session = requests.Session()
+    session.trust_env = False
+
+    class API:
+        def post(self, path, body, **headers):
+            return session.post(f"{frontend}{path}", json=body, headers=headers, timeout=15)
+
+        def get(self, path):
+            return session.get(f"{frontend}{path}", timeout=15)
+
+        def user(self):
+            r = self.post("/api/users", {"name": "Container", "email": f"c-{uuid.uuid4().hex[:10]}@example.com"})
+            assert r.status_code == 201, r.text
+            return r.json()
+
+        def product(self, stock=10, price="3.25"):
+            r = self.post("/api/products", {"name": f"p-{uuid.uuid4().hex[:8]}", "price": price, "stock": stock})
+            assert r.status_code == 201, r.text
+            return r.json()
+
+        def order(self, user, product, quantity=1):
+            return self.post("/api/orders", {"user_id": user["id"],
+                                             "items": [{"product_id": product["id"], "quantity": quantity}]})
+
+        def stock(self, product):
+            return self.get(f"/api/products/{product['id']}").json()["stock"]
+    yield API()
+    session.close()

@@ -21,38 +21,6 @@ def eventually(what, probe, timeout=30, interval=0.5, services=()):
     return polling.eventually(what, probe, timeout, interval, lambda: "\n".join(logs(s) for s in services))
 
 
-@pytest.fixture
-def api(frontend):
-    session = requests.Session()
-    session.trust_env = False
-
-    class API:
-        def post(self, path, body, **headers):
-            return session.post(f"{frontend}{path}", json=body, headers=headers, timeout=15)
-
-        def get(self, path):
-            return session.get(f"{frontend}{path}", timeout=15)
-
-        def user(self):
-            r = self.post("/api/users", {"name": "Container", "email": f"c-{uuid.uuid4().hex[:10]}@example.com"})
-            assert r.status_code == 201, r.text
-            return r.json()
-
-        def product(self, stock=10, price="3.25"):
-            r = self.post("/api/products", {"name": f"p-{uuid.uuid4().hex[:8]}", "price": price, "stock": stock})
-            assert r.status_code == 201, r.text
-            return r.json()
-
-        def order(self, user, product, quantity=1):
-            return self.post("/api/orders", {"user_id": user["id"],
-                                             "items": [{"product_id": product["id"], "quantity": quantity}]})
-
-        def stock(self, product):
-            return self.get(f"/api/products/{product['id']}").json()["stock"]
-    yield API()
-    session.close()
-
-
 def envoy_stats(stack, service) -> dict[str, int]:
     code = ("import urllib.request; print(urllib.request.urlopen("
             f"'http://127.0.0.1:{MESH[service].admin_port}/stats', timeout=5).read().decode())")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make images`: build, from Debian packages and the Go-built Consul, local images that stand in for
+# `make images`: build, from Debian packages and the Go-built Consul, Prometheus and Jaeger, local images that stand in for
 # the official base images (no registry is reachable here), fill certs/ with the host's CA bundle,
 # and write .env so `docker compose -f services.yml …` builds on them.
 set -euo pipefail
@@ -12,6 +12,10 @@ PYTHON_IMAGE=shop/python:3.11-$SUITE
 POSTGRES_IMAGE=shop/postgres:15-$SUITE
 CONSUL_VERSION="$("$ROOT/.cache/consul/consul" version | sed -n '1s/^Consul v//p')"
 CONSUL_IMAGE=shop/consul:$CONSUL_VERSION
+PROMETHEUS_VERSION="$("$ROOT/.cache/prometheus/prometheus" --version | sed -n '1s/^prometheus, version \([^ ]*\).*/\1/p')"
+PROMETHEUS_IMAGE=shop/prometheus:$PROMETHEUS_VERSION
+JAEGER_VERSION="$("$ROOT/.cache/jaeger/jaeger" version 2>/dev/null | sed -n 's/.*"gitVersion":"v\([^"]*\)".*/\1/p')"
+JAEGER_IMAGE=shop/jaeger:$JAEGER_VERSION
 say() { echo "==> images: $*"; }
 started=$SECONDS
 
@@ -58,6 +62,12 @@ context="$(mktemp -d)"
 trap 'rm -rf "$context"' EXIT
 cp "$HERE/consul/Dockerfile" "$HERE/consul/docker-entrypoint.sh" "$ROOT/.cache/consul/consul" "$context/"
 build "$CONSUL_IMAGE" "$context"
+for name in prometheus jaeger; do  # the metrics and trace stores, from their Go builds
+  rm -rf "${context:?}"/*
+  cp "$HERE/$name/Dockerfile" "$ROOT/.cache/$name/$name" "$context/"
+  tag="${name^^}_IMAGE"
+  build "${!tag}" "$context"
+done
 
 # 4. point Compose at them
 cat > "$ROOT/.env" <<ENV
@@ -65,5 +75,7 @@ cat > "$ROOT/.env" <<ENV
 PYTHON_IMAGE=$PYTHON_IMAGE
 POSTGRES_IMAGE=$POSTGRES_IMAGE
 CONSUL_IMAGE=$CONSUL_IMAGE
+PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE
+JAEGER_IMAGE=$JAEGER_IMAGE
 ENV
-say "done in $((SECONDS - started))s; .env points Compose at $PYTHON_IMAGE, $POSTGRES_IMAGE, $CONSUL_IMAGE"
+say "done in $((SECONDS - started))s; .env points Compose at $PYTHON_IMAGE, $POSTGRES_IMAGE, $CONSUL_IMAGE, $PROMETHEUS_IMAGE, $JAEGER_IMAGE"

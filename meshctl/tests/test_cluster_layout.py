@@ -15,7 +15,7 @@ def test_a_plan_with_one_node_keeps_the_one_agent_token():
     agent = plan.identities()[0]
     assert agent.body()["Description"] == "agent: the Consul agent on node consul"
     assert agent.body()["NodeIdentities"] == [{"NodeName": "consul", "Datacenter": "dc1"}]
-    assert [i.name for i in plan.identities()] == ["agent", *SERVICES, "frontend-read", "observer"]
+    assert [i.name for i in plan.identities()] == ["agent", *SERVICES, "frontend-read", "observer", "prometheus"]
 
 
 def test_a_plan_with_several_nodes_gives_each_agent_its_own_node_identity():

@@ -12,6 +12,8 @@ from shopcommon.db import db, engine_options, tune_sqlite
 from shopcommon.errors import register_error_handlers
 from shopcommon.health import bp as health_bp
 from shopcommon.logs import init_logging
+from shopcommon.metrics import init_metrics
+from shopcommon.tracing import init_tracing
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -27,7 +29,7 @@ def init_service(app: Flask, service: str, test_config: dict | None = None, mode
     """Configure ``app`` as shop service ``service``: defaults, then environment, then test overrides.
 
     ``models`` are the service's own tables, created at start; a service without any (the frontend)
-    gets logging, errors and ``/healthcheck`` but no database at all.
+    gets logging, errors, ``/healthcheck``, ``/metrics`` and traces but no database at all.
     """
     app.config.from_mapping(
         SERVICE_NAME=service,
@@ -40,6 +42,10 @@ def init_service(app: Flask, service: str, test_config: dict | None = None, mode
     app.json.sort_keys = False
     app.url_map.converters["id"] = IdConverter
 
+    # first, so its clock starts before any other before_request hook runs
+    init_metrics(app, service)
+    # before logging: its hook puts the request id on the span this one starts
+    init_tracing(app, service)
     init_logging(app, service)
     register_error_handlers(app)
     app.register_blueprint(health_bp)

@@ -1,4 +1,5 @@
-"""Structured logs: one JSON line per event on stdout, each carrying the request id."""
+"""Structured logs: one JSON line per event on stdout, each carrying the request id (and, when the
+request is traced, its trace id: ``shopcommon.tracing``)."""
 
 import json
 import logging
@@ -7,6 +8,8 @@ import time
 import uuid
 
 from flask import Flask, g, has_request_context, request
+
+from shopcommon.tracing import current_trace_id, tag_request
 
 REQUEST_ID_HEADER = "X-Request-Id"
 
@@ -31,6 +34,9 @@ class JSONFormatter(logging.Formatter):
         rid = request_id()
         if rid:
             line["request_id"] = rid
+        tid = current_trace_id()
+        if tid:
+            line["trace_id"] = tid
         line.update(getattr(record, "fields", {}))
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
@@ -51,6 +57,7 @@ def init_logging(app: Flask, service: str) -> None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         # accept the caller's id only if it is short and printable: it goes into every log line
         g.request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+        tag_request(g.request_id)
         g.started = time.perf_counter()
 
     @app.after_request

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from orders.models import IdempotencyKey, Order
-from shopcommon import APIError, db
+from shopcommon import APIError, db, tracing
 from shopcommon.clients import ProductsClient, Reservation, ReservationLost, UsersClient
 from shopcommon.errors import UNKNOWN_USER
 from shopcommon.pagination import paginate
@@ -70,6 +70,7 @@ def create_order():
         _check_user(user_id)
         reservation = _reserve(uuid.uuid4().hex, lines)
         order = _save(user_id, reservation, key)
+        tracing.tag("shop.order_id", order.id)  # how the order's page finds its trace
     except Exception:
         if key:
             _unclaim(key)

@@ -1,0 +1,99 @@
+"""Metrics and traces in containers: the prometheus container finds every app and Envoy in Consul's
+catalogue (over TLS, with its client certificate and read-only token) and scrapes them; the jaeger
+container takes every span, so an order is one trace across every app and sidecar."""
+
+import json
+
+import requests
+
+import polling
+from entries import put_entry, with_source_denied
+from compose_stack import CONSUL_PORT, JAEGER_PORT, MESH, PROMETHEUS_PORT, logs
+
+PROMETHEUS = f"http://127.0.0.1:{PROMETHEUS_PORT}"
+JAEGER = f"http://127.0.0.1:{JAEGER_PORT}"
+ORDERS_TO_PRODUCTS = 'envoy_cluster_upstream_rq_total{consul_source_service="orders",consul_destination_service="products"}'
+EVERYONE = set(MESH) | {s.sidecar_id for s in MESH.values()}
+
+
+def get(url: str, **params):
+    with requests.Session() as http:
+        http.trust_env = False
+        return http.get(url, params=params, timeout=10)
+
+
+def eventually(what, probe, timeout=60, interval=1, services=("prometheus", "jaeger")):
+    return polling.eventually(what, probe, timeout, interval, lambda: "\n".join(logs(s) for s in services))
+
+
+def total(expression: str) -> float:
+    result = get(f"{PROMETHEUS}/api/v1/query", query=f"sum({expression})").json()["data"]["result"]
+    return float(result[0]["value"][1]) if result else 0.0
+
+
+def test_prometheus_scrapes_every_app_and_every_envoy(stack):
+    wanted = {(job, name): "up" for name in MESH for job in ("apps", "envoys")}
+
+    def targets():
+        active = get(f"{PROMETHEUS}/api/v1/targets").json()["data"]["activeTargets"]
+        return {(t["labels"]["job"], t["labels"].get("service")): t["health"] for t in active}
+    eventually("every app and Envoy to be a target, and up", lambda: targets() == wanted)
+
+
+def test_orders_placed_show_on_the_orders_to_products_edge(stack, api):
+    eventually("the edge's first sample", lambda: get(f"{PROMETHEUS}/api/v1/query", query=ORDERS_TO_PRODUCTS)
+               .json()["data"]["result"])
+    before = total(ORDERS_TO_PRODUCTS)
+    user, product = api.user(), api.product(stock=20)
+    for _ in range(3):
+        assert api.order(user, product).status_code == 201
+    eventually("orders -> products to count 3 more requests", lambda: total(ORDERS_TO_PRODUCTS) - before >= 3)
+    traffic = api.get("/mesh/traffic.json").json()
+    assert traffic["problem"] is None, traffic["problem"]
+    assert {(e["from"], e["to"]) for e in traffic["edges"]} >= {("orders", "products"), ("orders", "users")}
+
+
+def test_an_order_is_one_trace_through_every_app_and_sidecar(stack, api):
+    user, product = api.user(), api.product(stock=5)
+    placed = api.order(user, product)
+    assert placed.status_code == 201, placed.text
+    tags = json.dumps({"shop.order_id": str(placed.json()["id"])})
+
+    def whole():
+        found = get(f"{JAEGER}/api/traces", service="orders", tags=tags, lookback="1h", limit=1).json()["data"]
+        if not found:
+            return None
+        trace = get(f"{JAEGER}/api/traces/{found[0]['traceID']}").json()["data"][0]
+        return trace if {p["serviceName"] for p in trace["processes"].values()} >= EVERYONE else None
+    trace = eventually("the order's trace to hold every app and sidecar", whole, timeout=30)
+    assert {s["traceID"] for s in trace["spans"]} == {trace["traceID"]}
+    page = api.get(f"/orders/{placed.json()['id']}/trace")
+    assert page.status_code == 200 and all(f'data-service="{name}"' in page.text for name in EVERYONE)
+
+
+def test_consuls_ui_reads_prometheus_through_its_metrics_proxy(consul_ca, operator_cert, management_token):
+    with requests.Session() as http:
+        http.trust_env = False
+        answer = http.get(f"https://127.0.0.1:{CONSUL_PORT}/v1/internal/ui/metrics-proxy/api/v1/query",
+                          params={"query": "up"}, headers={"X-Consul-Token": management_token},
+                          verify=str(consul_ca), cert=operator_cert, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["data"]["result"], answer.text
+
+
+def test_calls_the_intentions_refuse_show_in_the_denied_counter(stack, consul_client, api):
+    denied_at_products = 'envoy_http_rbac_denied{local_cluster="products"}'
+    eventually("products' Envoy's RBAC counters scraped", lambda: get(
+        f"{PROMETHEUS}/api/v1/query", query=denied_at_products).json()["data"]["result"])
+    before = total(denied_at_products)
+    user, product = api.user(), api.product(stock=10)
+    original = consul_client.config.get("service-intentions", "products")
+    assert put_entry(consul_client, with_source_denied(original, "orders"))
+    try:
+        eventually("orders to report the mesh's denial", lambda: (
+            (r := api.order(user, product)).status_code == 503 and r.json()["error"]["code"] == "upstream_denied"),
+            timeout=20)
+        eventually("the RBAC-denied counter to rise", lambda: total(denied_at_products) > before, timeout=30)
+    finally:
+        assert put_entry(consul_client, original)
+    eventually("ordering to work again", lambda: api.order(user, product).status_code == 201, timeout=20)

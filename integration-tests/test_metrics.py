@@ -1,0 +1,97 @@
+"""Metrics on the real mesh (local mode): the Prometheus `make up` starts scrapes every app and every
+sidecar's Envoy, each found in Consul's catalogue, and what they count is what the shop did."""
+
+import time
+
+import pytest
+import requests
+
+from conftest import FRONTEND, MESH, eventually, token
+from entries import put_entry, with_source_denied
+from meshctl import metrics
+
+PROMETHEUS = f"http://{metrics.ADDRESS}"
+# Consul's Envoy bootstrap tags every stat with the services on both ends of it
+ORDERS_TO_PRODUCTS = 'envoy_cluster_upstream_rq_total{consul_source_service="orders",consul_destination_service="products"}'
+DENIED_AT_PRODUCTS = 'envoy_http_rbac_denied{local_cluster="products"}'
+
+
+def query(expression: str) -> float | None:
+    """The sum of an instant query's series, or None when it has none."""
+    answer = requests.get(f"{PROMETHEUS}/api/v1/query", params={"query": f"sum({expression})"}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    result = answer.json()["data"]["result"]
+    return float(result[0]["value"][1]) if result else None
+
+
+def risen(expression: str, before: float, by: float):
+    """A probe: the series' sum once it has risen by at least ``by`` since ``before``."""
+    def probe():
+        now = query(expression)
+        return now if now is not None and now - before >= by else None
+    return probe
+
+
+@pytest.fixture(scope="module")
+def prometheus(mesh):
+    eventually("Prometheus to answer (make up starts it once built)", metrics.ready, timeout=60,
+               logs=("prometheus", "prometheus-build"))
+    return PROMETHEUS
+
+
+def targets() -> dict[tuple[str, str], str]:
+    answer = requests.get(f"{PROMETHEUS}/api/v1/targets", timeout=10).json()
+    return {(t["labels"]["job"], t["labels"].get("service", "?")): t["health"] for t in answer["data"]["activeTargets"]}
+
+
+def test_every_app_and_every_envoy_is_scraped(prometheus):
+    wanted = {(job, name): "up" for name in MESH for job in ("apps", "envoys")}
+    eventually("every app and Envoy to be a target, and up", lambda: targets() == wanted, timeout=60)
+
+
+def test_orders_placed_show_on_the_orders_to_products_edge_and_in_the_apps(prometheus, http, make_user, make_product):
+    eventually("the edge's first sample", lambda: query(ORDERS_TO_PRODUCTS) is not None, timeout=30)
+    placed_query = 'http_requests_total{service="orders",method="POST",route="/api/orders",status="201"}'
+    edge, placed = query(ORDERS_TO_PRODUCTS), query(placed_query) or 0
+    user, product = make_user(), make_product(stock=100)
+    orders = 5
+    for _ in range(orders):
+        answer = http.post(f"{FRONTEND}/api/orders", timeout=15,
+                           json={"user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 1}]})
+        assert answer.status_code == 201, answer.text
+    # each order is at least a reservation and its confirmation from orders to products
+    eventually(f"orders -> products to count {orders} more requests", risen(ORDERS_TO_PRODUCTS, edge, orders),
+               timeout=30)
+    eventually(f"orders to count {orders} more orders placed", risen(placed_query, placed, orders), timeout=30)
+    latency = query('http_request_duration_seconds_count{service="orders",route="/api/orders",method="POST"}')
+    assert latency and latency >= orders
+
+
+def test_calls_the_intentions_refuse_show_in_the_denied_counter(prometheus, consul_client, http, make_user,
+                                                                make_product):
+    user, product = make_user(), make_product(stock=100)
+    denied = query(DENIED_AT_PRODUCTS) or 0
+    original = consul_client.config.get("service-intentions", "products")
+    assert put_entry(consul_client, with_source_denied(original, "orders"))
+    try:
+        refused, deadline = 0, time.monotonic() + 20
+        while refused < 3 and time.monotonic() < deadline:  # until the deny has reached products' Envoy
+            answer = http.post(f"{FRONTEND}/api/orders", timeout=15,
+                               json={"user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 1}]})
+            refused += answer.status_code == 503
+        assert refused >= 3, "orders to products was never refused"
+        eventually("products' Envoy's RBAC denials to rise", risen(DENIED_AT_PRODUCTS, denied, 1), timeout=30)
+    finally:
+        assert put_entry(consul_client, original)
+    # the allow reaches products' Envoy as a listener update too: until then orders are still refused
+    eventually("ordering to work again after restoring the intention", lambda: http.post(
+        f"{FRONTEND}/api/orders", timeout=15,
+        json={"user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 1}]}).status_code == 201,
+        timeout=15, logs=("orders", "orders-sidecar-proxy"))
+
+
+def test_consuls_ui_reads_prometheus_through_its_metrics_proxy(prometheus, http):
+    answer = http.get("http://127.0.0.1:8500/v1/internal/ui/metrics-proxy/api/v1/query",
+                      params={"query": "up"}, headers={"X-Consul-Token": token("management")}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["data"]["result"], answer.text

@@ -1,0 +1,97 @@
+"""Jaeger in local mode: the trace store every Envoy and every app sends spans to, started by `make up`
+once the mesh runs, like Prometheus (``meshctl.metrics``): built in the background when missing.
+
+    where                 what
+    127.0.0.1:4317, 4318  OTLP in (gRPC: the Envoys; HTTP: the apps)
+    127.0.0.1:16686       Jaeger's query API (``/api/traces/<id>``, ``/api/traces?service=…``); the
+                          Go module has no web UI, the frontend draws a trace itself
+    127.0.0.1:13133       its health (``/status``)
+
+Traces are kept in memory (at most 10,000; consul-config/observability/jaeger.yaml) and go when it stops.
+
+Each sidecar's Envoy traces with OpenTelemetry (W3C ``traceparent``), continuing the trace its app's
+request carries and passing it on: ``envoy_config`` is what `make up` adds to each sidecar's proxy
+config when it registers it, a tracing provider on its listeners and a static cluster for the
+collector.
+"""
+
+import json
+import os
+import sys
+import urllib.request
+from pathlib import Path
+
+from meshctl.procs import Proc
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(os.environ.get("JAEGER_BIN", REPO / ".cache" / "jaeger" / "jaeger"))
+CONFIG = REPO / "consul-config" / "observability" / "jaeger.yaml"
+QUERY_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, HEALTH_PORT = 16686, 4317, 4318, 13133
+QUERY = f"http://127.0.0.1:{QUERY_PORT}"
+OTLP_HTTP = f"http://127.0.0.1:{OTLP_HTTP_PORT}"
+PORTS = (QUERY_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, HEALTH_PORT, 16685, 8888)
+COLLECTOR_CLUSTER = "otel_collector"
+
+
+def argv() -> list[str]:
+    return [str(BIN), "--config", str(CONFIG)]
+
+
+def ready(timeout: float = 1) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{HEALTH_PORT}/status", timeout=timeout) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+def build_argv() -> list[str]:
+    """The background build: Jaeger built (niced), then started by ``meshctl traces-up``."""
+    return ["bash", "-c", 'nice -n 19 bash "$1" && exec "$2" -m meshctl traces-up', "build-jaeger",
+            str(REPO / "meshctl" / "build-jaeger.sh"), sys.executable]
+
+
+def built() -> bool:
+    return BIN.exists() and os.access(BIN, os.X_OK)
+
+
+def processes(run_dir: Path, log_dir: Path) -> tuple[Proc, Proc]:
+    """Jaeger, and its background build."""
+    return Proc("jaeger", run_dir, log_dir), Proc("jaeger-build", run_dir, log_dir)
+
+
+def envoy_config(sidecar: str, host: str = "127.0.0.1", port: int = OTLP_GRPC_PORT) -> dict[str, str]:
+    """A sidecar's proxy config for tracing: every request through its listeners gets a span (sampled
+    always: this is a small shop), exported over OTLP/gRPC to the collector at ``host``:``port``."""
+    tracing = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
+                 ".HttpConnectionManager.Tracing",
+        "random_sampling": {"value": 100},
+        "provider": {
+            "name": "envoy.tracers.opentelemetry",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
+                "grpc_service": {"envoy_grpc": {"cluster_name": COLLECTOR_CLUSTER}, "timeout": "1s"},
+                "service_name": sidecar,
+            },
+        },
+    }
+    cluster = {
+        "name": COLLECTOR_CLUSTER,
+        # an address as it is (local mode), a name through DNS (a container's: jaeger)
+        "type": "STATIC" if host.replace(".", "").isdigit() else "STRICT_DNS",
+        "dns_lookup_family": "V4_ONLY",
+        "connect_timeout": "1s",
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            },
+        },
+        "load_assignment": {
+            "cluster_name": COLLECTOR_CLUSTER,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
+                "address": host, "port_value": port}}}}]}],
+        },
+    }
+    return {"envoy_listener_tracing_json": json.dumps(tracing), "envoy_extra_static_clusters_json": json.dumps(cluster)}
