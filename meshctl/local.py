@@ -348,16 +348,16 @@ def wait_upstreams_ready(mesh: dict[str, Service], timeout: float) -> None:
 
 # --- metrics ----------------------------------------------------------------------------------------
 
-def start_companion(label: str, module, start) -> None:
-    """``module``'s server (metrics: Prometheus, traces: Jaeger) by ``start()``, or, when it is not
-    built yet, its build in the background, which starts it when done: the shop does not wait."""
-    server, build = module.processes(RUN_DIR, LOG_DIR)
+def start_companion(label: str, companion, start) -> None:
+    """``companion``'s server (Prometheus, Jaeger: ``meshctl.companion``) by ``start()``, or, when it is
+    not built yet, its build in the background, which starts it when done: the shop does not wait."""
+    server, build = companion.processes(RUN_DIR, LOG_DIR)
     if server.running():
         say(f"{label}: already running")
         return
-    if not module.built():
+    if not companion.built():
         if not build.running():
-            build.start(module.build_argv(), base_env(), REPO)
+            build.start(companion.build_argv(), base_env(), REPO)
         say(f"{label}: not built yet: building it in the background (minutes, cold; log: {build.log_file}); "
             f"it starts by itself when built, the shop does not wait for it")
         return
@@ -388,17 +388,17 @@ def start_jaeger(server) -> None:
 
 
 def start_observability() -> None:
-    start_companion("prometheus", metrics, start_prometheus)
-    start_companion("jaeger", traces, start_jaeger)
+    start_companion("prometheus", metrics.SERVER, start_prometheus)
+    start_companion("jaeger", traces.SERVER, start_jaeger)
 
 
 def companion_up(which: str) -> int:
     """Start Prometheus or Jaeger now (what their background builds run when done)."""
     try:
         if which == "metrics":
-            start_companion("prometheus", metrics, start_prometheus)
+            start_companion("prometheus", metrics.SERVER, start_prometheus)
         else:
-            start_companion("jaeger", traces, start_jaeger)
+            start_companion("jaeger", traces.SERVER, start_jaeger)
     except Failure as failure:
         print(f"{which} FAILED: {failure}", file=sys.stderr, flush=True)
         return 1
@@ -484,11 +484,11 @@ def status() -> int:
             running = "running" if proc(service_id).running() else "stopped"
             detail = "; ".join(f"{c['Name']}={c['Status']}" for c in mine)
             print(f"{service_id:<26}{running:<10}{health:<10}{detail}")
-    for label, module, where in (("prometheus", metrics, metrics.ADDRESS), ("jaeger", traces, traces.QUERY)):
-        server, build = module.processes(RUN_DIR, LOG_DIR)
+    for companion, where in ((metrics.SERVER, metrics.ADDRESS), (traces.SERVER, traces.QUERY)):
+        server, build = companion.processes(RUN_DIR, LOG_DIR)
         state = ("running" if server.running() else "building" if build.running()
-                 else "stopped" if module.built() else "not built")
-        print(f"{label:<26}{state:<10}{'ready' if module.ready() else '-':<10}{where}")
+                 else "stopped" if companion.built() else "not built")
+        print(f"{companion.name:<26}{state:<10}{'ready' if companion.ready() else '-':<10}{where}")
     return 0 if ok else 1
 
 

@@ -18,11 +18,9 @@ serve its stats (``proxy.config.envoy_prometheus_bind_addr``).
 """
 
 import os
-import sys
-import urllib.request
 from pathlib import Path
 
-from meshctl.procs import Proc
+from meshctl.companion import Companion
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(os.environ.get("PROMETHEUS_BIN", REPO / ".cache" / "prometheus" / "prometheus"))
@@ -30,6 +28,8 @@ PORT = 9090
 ADDRESS = f"127.0.0.1:{PORT}"
 SCRAPE_INTERVAL = "5s"
 RETENTION = ("1d", "256MB")
+SERVER = Companion("prometheus", BIN, REPO / "meshctl" / "build-prometheus.sh", f"http://{ADDRESS}/-/ready", "metrics-up")
+ready = SERVER.ready
 
 
 def config(consul: str, token_file: Path, tls: tuple[Path, Path, Path] | None = None) -> str:
@@ -89,26 +89,3 @@ def argv(config_file: Path, data: Path) -> list[str]:
     return [str(BIN), f"--config.file={config_file}", f"--storage.tsdb.path={data}",
             f"--storage.tsdb.retention.time={RETENTION[0]}", f"--storage.tsdb.retention.size={RETENTION[1]}",
             f"--web.listen-address={ADDRESS}", "--log.level=warn"]
-
-
-def ready(timeout: float = 1) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://{ADDRESS}/-/ready", timeout=timeout) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
-
-
-def build_argv() -> list[str]:
-    """The background build: Prometheus built (niced), then started by ``meshctl metrics-up``."""
-    return ["bash", "-c", 'nice -n 19 bash "$1" && exec "$2" -m meshctl metrics-up', "build-prometheus",
-            str(REPO / "meshctl" / "build-prometheus.sh"), sys.executable]
-
-
-def built() -> bool:
-    return BIN.exists() and os.access(BIN, os.X_OK)
-
-
-def processes(run_dir: Path, log_dir: Path) -> tuple[Proc, Proc]:
-    """Prometheus, and its background build."""
-    return Proc("prometheus", run_dir, log_dir), Proc("prometheus-build", run_dir, log_dir)

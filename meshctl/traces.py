@@ -17,11 +17,9 @@ collector.
 
 import json
 import os
-import sys
-import urllib.request
 from pathlib import Path
 
-from meshctl.procs import Proc
+from meshctl.companion import Companion
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(os.environ.get("JAEGER_BIN", REPO / ".cache" / "jaeger" / "jaeger"))
@@ -31,33 +29,13 @@ QUERY = f"http://127.0.0.1:{QUERY_PORT}"
 OTLP_HTTP = f"http://127.0.0.1:{OTLP_HTTP_PORT}"
 PORTS = (QUERY_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, HEALTH_PORT, 16685, 8888)
 COLLECTOR_CLUSTER = "otel_collector"
+SERVER = Companion("jaeger", BIN, REPO / "meshctl" / "build-jaeger.sh", f"http://127.0.0.1:{HEALTH_PORT}/status",
+                   "traces-up")
+ready = SERVER.ready
 
 
 def argv() -> list[str]:
     return [str(BIN), "--config", str(CONFIG)]
-
-
-def ready(timeout: float = 1) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{HEALTH_PORT}/status", timeout=timeout) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
-
-
-def build_argv() -> list[str]:
-    """The background build: Jaeger built (niced), then started by ``meshctl traces-up``."""
-    return ["bash", "-c", 'nice -n 19 bash "$1" && exec "$2" -m meshctl traces-up', "build-jaeger",
-            str(REPO / "meshctl" / "build-jaeger.sh"), sys.executable]
-
-
-def built() -> bool:
-    return BIN.exists() and os.access(BIN, os.X_OK)
-
-
-def processes(run_dir: Path, log_dir: Path) -> tuple[Proc, Proc]:
-    """Jaeger, and its background build."""
-    return Proc("jaeger", run_dir, log_dir), Proc("jaeger-build", run_dir, log_dir)
 
 
 def envoy_config(sidecar: str, host: str = "127.0.0.1", port: int = OTLP_GRPC_PORT) -> dict[str, str]:
