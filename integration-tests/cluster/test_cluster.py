@@ -161,3 +161,12 @@ def test_an_order_through_the_ingress_is_one_trace(ingress):
             return trace if {p["serviceName"] for p in trace["processes"].values()} >= everyone else None
         trace = eventually("the order's trace to hold every app and sidecar", whole, timeout=30, interval=1)
     assert {s["traceID"] for s in trace["spans"]} == {trace["traceID"]}
+
+
+def test_the_frontends_metrics_are_not_public_through_the_ingress(ingress):
+    with session() as http:
+        assert http.get(f"{ingress}/metrics", timeout=10).status_code == 403  # its intention's L7 deny
+        assert http.get(f"{ingress}/api/products", timeout=10).status_code == 200
+    with session() as http:  # Prometheus still reads them, through each frontend's expose listener
+        active = http.get(f"http://127.0.0.1:{PROMETHEUS_PORT}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+    assert all(t["health"] == "up" for t in active if t["labels"].get("service") == "frontend"), active
