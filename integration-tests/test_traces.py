@@ -3,8 +3,8 @@ Jaeger `make up` starts, with spans from every app and every sidecar on its way,
 of the one that made it."""
 
 import pytest
-import requests
 
+import ordertrace
 from conftest import FRONTEND, MESH, eventually
 from meshctl import traces
 
@@ -19,34 +19,14 @@ def jaeger(mesh):
     return traces.QUERY
 
 
-def trace_of_order(order_id: int) -> dict | None:
-    """The trace the orders service tagged with ``order_id``, as Jaeger holds it."""
-    found = requests.get(f"{traces.QUERY}/api/traces", timeout=10, params={
-        "service": "orders", "tags": f'{{"shop.order_id":"{order_id}"}}', "lookback": "1h", "limit": 1}).json()
-    if not found.get("data"):
-        return None
-    whole = requests.get(f"{traces.QUERY}/api/traces/{found['data'][0]['traceID']}", timeout=10).json()["data"][0]
-    return whole
-
-
-def complete(order_id: int):
-    """The order's trace once every app and sidecar has sent its spans (each exports in batches)."""
-    def probe():
-        trace = trace_of_order(order_id)
-        if trace is None:
-            return None
-        services = {p["serviceName"] for p in trace["processes"].values()}
-        return trace if APPS | SIDECARS <= services else None
-    return probe
-
-
 def test_an_orders_trace_has_a_span_from_every_app_and_sidecar_and_one_trace_id(jaeger, http, make_user,
                                                                                 make_product):
     user, product = make_user(), make_product(stock=10)
     placed = http.post(f"{FRONTEND}/api/orders", timeout=15,
                        json={"user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 1}]})
     assert placed.status_code == 201, placed.text
-    trace = eventually("the order's trace to hold every app and sidecar", complete(placed.json()["id"]),
+    trace = eventually("the order's trace to hold every app and sidecar",
+                       ordertrace.complete(traces.QUERY, placed.json()["id"], APPS | SIDECARS),
                        timeout=30, interval=1, logs=("jaeger",))
     assert {s["traceID"] for s in trace["spans"]} == {trace["traceID"]}
     spans = {s["spanID"]: s for s in trace["spans"]}
@@ -68,7 +48,8 @@ def test_the_orders_page_links_to_its_trace_and_draws_it(jaeger, http, make_user
     placed = http.post(f"{FRONTEND}/api/orders", timeout=15,
                        json={"user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 1}]})
     order_id = placed.json()["id"]
-    eventually("the order's trace", complete(order_id), timeout=30, interval=1)
+    eventually("the order's trace", ordertrace.complete(traces.QUERY, order_id, APPS | SIDECARS), timeout=30,
+               interval=1)
     page = http.get(f"{FRONTEND}/orders/{order_id}", timeout=10).text
     assert f'href="/orders/{order_id}/trace"' in page
     drawn = http.get(f"{FRONTEND}/orders/{order_id}/trace", timeout=10)

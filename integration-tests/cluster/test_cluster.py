@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+import ordertrace
 from cluster_stack import (GATEWAY, INSTANCES, JAEGER_PORT, MESH, NODES, PROMETHEUS_PORT, SERVERS, address, compose,
                            container, docker, ingress_requests, instances, session)
 from polling import eventually
@@ -148,18 +149,10 @@ def test_an_order_through_the_ingress_is_one_trace(ingress):
         placed = http.post(f"{ingress}/api/orders", timeout=15,
                            json={"user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 1}]})
         assert placed.status_code == 201, placed.text
-        everyone = set(MESH) | {s.sidecar_id for s in MESH.values()}
-        tags = json.dumps({"shop.order_id": str(placed.json()["id"])})
-        jaeger = f"http://127.0.0.1:{JAEGER_PORT}"
-
-        def whole():
-            found = http.get(f"{jaeger}/api/traces", timeout=10,
-                             params={"service": "orders", "tags": tags, "lookback": "1h", "limit": 1}).json()["data"]
-            if not found:
-                return None
-            trace = http.get(f"{jaeger}/api/traces/{found[0]['traceID']}", timeout=10).json()["data"][0]
-            return trace if {p["serviceName"] for p in trace["processes"].values()} >= everyone else None
-        trace = eventually("the order's trace to hold every app and sidecar", whole, timeout=30, interval=1)
+    everyone = set(MESH) | {s.sidecar_id for s in MESH.values()}
+    trace = eventually("the order's trace to hold every app and sidecar",
+                       ordertrace.complete(f"http://127.0.0.1:{JAEGER_PORT}", placed.json()["id"], everyone),
+                       timeout=30, interval=1)
     assert {s["traceID"] for s in trace["spans"]} == {trace["traceID"]}
 
 

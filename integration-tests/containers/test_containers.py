@@ -4,7 +4,6 @@ is reachable only through its sidecar, each database only by its own service."""
 import json
 import re
 import time
-import uuid
 
 import pytest
 import requests

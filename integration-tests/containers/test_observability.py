@@ -2,10 +2,9 @@
 catalogue (over TLS, with its client certificate and read-only token) and scrapes them; the jaeger
 container takes every span, so an order is one trace across every app and sidecar."""
 
-import json
-
 import requests
 
+import ordertrace
 import polling
 from entries import put_entry, with_source_denied
 from compose_stack import CONSUL_PORT, JAEGER_PORT, MESH, PROMETHEUS_PORT, logs
@@ -57,15 +56,8 @@ def test_an_order_is_one_trace_through_every_app_and_sidecar(stack, api):
     user, product = api.user(), api.product(stock=5)
     placed = api.order(user, product)
     assert placed.status_code == 201, placed.text
-    tags = json.dumps({"shop.order_id": str(placed.json()["id"])})
-
-    def whole():
-        found = get(f"{JAEGER}/api/traces", service="orders", tags=tags, lookback="1h", limit=1).json()["data"]
-        if not found:
-            return None
-        trace = get(f"{JAEGER}/api/traces/{found[0]['traceID']}").json()["data"][0]
-        return trace if {p["serviceName"] for p in trace["processes"].values()} >= EVERYONE else None
-    trace = eventually("the order's trace to hold every app and sidecar", whole, timeout=30)
+    trace = eventually("the order's trace to hold every app and sidecar",
+                       ordertrace.complete(JAEGER, placed.json()["id"], EVERYONE), timeout=30)
     assert {s["traceID"] for s in trace["spans"]} == {trace["traceID"]}
     page = api.get(f"/orders/{placed.json()['id']}/trace")
     assert page.status_code == 200 and all(f'data-service="{name}"' in page.text for name in EVERYONE)

@@ -1,6 +1,8 @@
 """The attacks that worked before ACLs, tried again from inside every app container: none may yield
 another service's mesh certificate or change an intention. Plus each token's exact rights."""
 
+import json
+
 import pytest
 import requests
 

@@ -1,0 +1,22 @@
+"""An order's trace as the trace store holds it (Jaeger's query API), for the three suites: found by
+the ``shop.order_id`` the orders service puts on the span that placed it."""
+
+import json
+
+import requests
+
+
+def complete(jaeger: str, order_id: int, everyone: set[str]):
+    """A probe for ``polling.eventually``: the order's whole trace once it holds a span of every
+    service in ``everyone`` (each app and sidecar exports in batches), else None."""
+    def probe():
+        with requests.Session() as http:
+            http.trust_env = False
+            found = http.get(f"{jaeger}/api/traces", timeout=10, params={
+                "service": "orders", "tags": json.dumps({"shop.order_id": str(order_id)}),
+                "lookback": "1h", "limit": 1}).json()["data"]
+            if not found:
+                return None
+            trace = http.get(f"{jaeger}/api/traces/{found[0]['traceID']}", timeout=10).json()["data"][0]
+        return trace if {p["serviceName"] for p in trace["processes"].values()} >= everyone else None
+    return probe
