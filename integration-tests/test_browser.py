@@ -103,9 +103,9 @@ def page(browser):
     assert not blocked, f"the page broke its own Content-Security-Policy: {blocked}"
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, full_page: bool = True) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page)
 
 
 def choose(page, label: str, text: str) -> None:
@@ -406,3 +406,25 @@ def test_the_main_frontend_serves_the_pages(page, mesh):
     from meshctl.local import VOLUMES
     assert stat.S_IMODE((VOLUMES / "frontend" / "secret_key").stat().st_mode) == 0o600
     shot(page, "home")
+
+
+@pytest.mark.parametrize("service", ["frontend", "users", "products", "orders"])
+def test_each_api_has_a_docs_page_listing_every_operation(page, mesh, service):
+    import requests
+
+    base = MESH[service].url
+    document = requests.get(f"{base}/openapi.json", timeout=10).json()
+    operations = [(method, path) for path, item in document["paths"].items() for method in item]
+    # Swagger UI, from files the service serves itself (the page would break its CSP otherwise)
+    page.goto(f"{base}/docs/swagger")
+    expect(page.locator(".information-container .title")).to_contain_text(service)
+    expect(page.locator(".opblock")).to_have_count(len(operations))
+    for method, path in operations:
+        expect(page.locator(f".opblock-{method} [data-path='{path}']")).to_have_count(1)
+    if service == "frontend":
+        page.locator(".opblock-post [data-path='/api/orders']").click()
+        opened = page.locator(".opblock-post.is-open")
+        expect(opened).to_contain_text("insufficient_stock")
+        expect(opened.locator(".responses-wrapper")).to_contain_text("Unprocessable Entity")
+        page.set_viewport_size({"width": 1100, "height": 1250})
+        shot(page, "api-docs", full_page=False)

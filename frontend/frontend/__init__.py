@@ -7,7 +7,8 @@ from flask_wtf.csrf import CSRFError
 
 from frontend import consul_access
 from frontend.security import init_security
-from shopcommon import config, init_service
+from shopcommon import config
+from shopcommon.api import service_app
 from shopcommon.upstream import Upstream
 
 UPSTREAMS = ("users", "products", "orders")
@@ -16,8 +17,8 @@ UPSTREAMS = ("users", "products", "orders")
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the frontend; upstream URLs, Consul's address, the file holding the frontend's own Consul
     token and the secret key file come from the environment."""
-    app = Flask(__name__)
-    init_service(app, "frontend", test_config)
+    app = service_app(__name__, "frontend", "The shop's public API: users, products and orders, each "
+                      "call relayed to its service through the mesh.", test_config)
     app.config.setdefault("CONSUL_HTTP_ADDR", os.environ.get("CONSUL_HTTP_ADDR", "http://127.0.0.1:8500"))
     app.config.setdefault("CONSUL_TOKEN_FILE", os.environ.get("CONSUL_TOKEN_FILE", "").strip() or None)
     # the mesh page's traffic numbers; without it the page shows health only
@@ -38,7 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.extensions[f"upstream.{name}"] = Upstream(name, url.rstrip("/"), connect, read)
 
     from frontend import api, intentions, mesh, operators, pages
-    app.register_blueprint(api.bp)
+    app.register_api(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(mesh.bp)
     app.register_blueprint(operators.bp)
@@ -66,7 +67,10 @@ def _html_errors(app: Flask) -> None:
     def handler(code: str, title: str, message: str):
         def handle(err):
             if request.path.startswith("/api/") or request.path.endswith(".json"):
-                return error_response(err.code, code, err.description or title)
+                response = error_response(err.code, code, err.description or title)
+                if getattr(err, "valid_methods", None):
+                    response.headers["Allow"] = ", ".join(err.valid_methods)
+                return response
             return render_template("error.html", status=err.code, title=title, message=message), err.code
         return handle
 

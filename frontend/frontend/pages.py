@@ -16,7 +16,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from shopcommon import APIError
 from shopcommon.clients import OrdersClient, ProductsClient, UsersClient
 from shopcommon.errors import UNKNOWN_USER
-from shopcommon.validation import format_money, order_request, product_request
+from shopcommon.contract import NewOrder, NewProduct, format_money, parse
 
 bp = Blueprint("pages", __name__)
 bp.add_app_template_filter(format_money, "money")
@@ -114,8 +114,8 @@ def products():
         form = {key: request.form.get(key, "") for key in ("name", "price", "stock")}
         body = {"name": form["name"], "price": form["price"].strip(), "stock": _number(form["stock"])}
         try:
-            name, price_cents, stock = product_request(body)
-            created = ProductsClient.current().create(name, price_cents, stock)
+            new = parse(NewProduct, body)
+            created = ProductsClient.current().create(new.name, new.price_cents, new.stock or 0)
         except APIError as err:
             errors, problem, status = err.fields, err.message, err.status
         else:
@@ -159,8 +159,8 @@ def new_order():
                 "items": [{"product_id": _number(rows[i]["product_id"]), "quantity": _number(rows[i]["quantity"])}
                           for i in sent]}
         try:
-            user_id, lines = order_request(body)
-            placed = OrdersClient.current().create(user_id, lines, idempotency_key=form["request_id"] or None)
+            new = parse(NewOrder, body)
+            placed = OrdersClient.current().create(new.user_id, new.lines, idempotency_key=form["request_id"] or None)
         except APIError as err:
             status, problem = err.status, err.message
             errors, row_errors = _order_errors(err, sent)

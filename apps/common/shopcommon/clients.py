@@ -1,89 +1,34 @@
 """Typed clients for the calls between services: one per service, on its sidecar ``Upstream``.
 
 A client owns its service's paths, which answers mean what and the error codes that cross the
-boundary, so a caller never builds a path or reads an error envelope. Money is integer cents in
-every value here: the decimal strings of the wire are parsed once, in ``from_json``.
+boundary, so a caller never builds a path or reads an error envelope. It sends and reads the
+contract's models (``shopcommon.contract``), the ones the service itself validates and documents
+with: money is integer cents in every value here, the wire's decimal strings parsed by the models.
 
 Errors are ``APIError``s: a refusal (4xx) as the service said it, code and fields included, so a
 caller can pass it on or show it next to a form's fields; a failure (5xx, no answer, the mesh's
 own answer) as a 503 naming the service.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
 from urllib.parse import urlencode
 
 import requests
 from flask import current_app
+from pydantic import BaseModel, ValidationError
 
+from shopcommon.contract import (NewOrder, NewProduct, NewReservation, NewUser, Order, OrderLine, PricedLine,
+                                 Product, Reservation, User)
 from shopcommon.errors import (INSUFFICIENT_STOCK, RESERVATION_EXPIRED, RESERVATION_RELEASED, UNKNOWN_PRODUCT,
                                UPSTREAM_DENIED, UPSTREAM_UNAVAILABLE, APIError)
 from shopcommon.upstream import Upstream, UpstreamUnavailable
-from shopcommon.validation import OrderLine, format_money, parse_money
 
-T = TypeVar("T")
+__all__ = ["Order", "OrdersClient", "Page", "PricedLine", "Product", "ProductsClient", "Reservation",
+           "ReservationLost", "User", "UsersClient"]
 
-
-@dataclass(frozen=True)
-class PricedLine(OrderLine):
-    """An order line with the unit price products charged when it reserved the stock."""
-
-    unit_price_cents: int
-
-    @classmethod
-    def from_json(cls, item: dict[str, Any]) -> "PricedLine":
-        return cls(item["product_id"], item["quantity"], parse_money(item["unit_price"]))
-
-
-@dataclass(frozen=True)
-class User:
-    id: int
-    name: str
-    email: str
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "User":
-        return cls(data["id"], data["name"], data["email"])
-
-
-@dataclass(frozen=True)
-class Product:
-    id: int
-    name: str
-    price_cents: int
-    stock: int
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Product":
-        return cls(data["id"], data["name"], parse_money(data["price"]), data["stock"])
-
-
-@dataclass(frozen=True)
-class Order:
-    id: int
-    user_id: int
-    lines: tuple[PricedLine, ...]
-    total_cents: int
-    status: str
-    created_at: str  # ISO 8601 in UTC, as orders wrote it
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Order":
-        return cls(data["id"], data["user_id"], tuple(PricedLine.from_json(i) for i in data["items"]),
-                   parse_money(data["total"]), data["status"], data["created_at"])
-
-
-@dataclass(frozen=True)
-class Reservation:
-    """Stock products holds for one order, each line priced."""
-
-    id: str
-    lines: tuple[PricedLine, ...]
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Reservation":
-        return cls(data["id"], tuple(PricedLine.from_json(i) for i in data["items"]))
+T = TypeVar("T", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -94,8 +39,9 @@ class Page(Generic[T]):
     total: int
 
 
-def _lines_json(lines: Sequence[OrderLine]) -> list[dict[str, int]]:
-    return [{"product_id": line.product_id, "quantity": line.quantity} for line in lines]
+def _lines(lines: Sequence[OrderLine]) -> list[OrderLine]:
+    # unchecked: what the caller asks for is the service's to refuse, naming the field
+    return [OrderLine.model_construct(product_id=line.product_id, quantity=line.quantity) for line in lines]
 
 
 class _Client(Generic[T]):
@@ -103,7 +49,7 @@ class _Client(Generic[T]):
 
     service: ClassVar[str]
     path: ClassVar[str]
-    parse: ClassVar[Callable[[dict[str, Any]], Any]]
+    model: ClassVar[type[BaseModel]]
 
     def __init__(self, upstream: Upstream):
         self.upstream = upstream
@@ -119,6 +65,14 @@ class _Client(Generic[T]):
         if response.status_code == 404:
             return None
         return self.parse(self._read(response))
+
+    def parse(self, data: Any, model: type[BaseModel] | None = None) -> Any:
+        """An answer as its contract model; one that does not fit it is the service failing."""
+        try:
+            return (model or self.model).model_validate(data)
+        except ValidationError as err:
+            raise UpstreamUnavailable(self.upstream.name, f"{self.upstream.name} answered outside its contract: "
+                                      f"{err.errors(include_url=False)[0]['msg']}") from None
 
     def page(self, limit: int = 50, offset: int = 0, newest_first: bool = False, **filters: int) -> Page[T]:
         """One page of the list, ordered by id (oldest first unless ``newest_first``)."""
@@ -137,8 +91,9 @@ class _Client(Generic[T]):
             raise UpstreamUnavailable(self.upstream.name, f"{self.upstream.name} refused a read "
                                       f"(HTTP {err.status}): {err.message}", err.code) from None
 
-    def _create(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> T:
-        return self.parse(self._expect(self.upstream.call("POST", self.path, json=body, headers=headers), 201))
+    def _create(self, body: BaseModel, headers: dict[str, str] | None = None) -> T:
+        response = self.upstream.call("POST", self.path, json=body.wire(), headers=headers)
+        return self.parse(self._expect(response, 201))
 
     def _expect(self, response: requests.Response, *statuses: int) -> dict[str, Any]:
         """The answer's JSON when its status is one of ``statuses``; else the service's error, raised."""
@@ -160,23 +115,23 @@ class _Client(Generic[T]):
 class UsersClient(_Client[User]):
     service = "users"
     path = "/api/users"
-    parse = User.from_json
+    model = User
 
     def exists(self, user_id: int) -> bool:
         return self.get(user_id) is not None
 
     def create(self, name: str, email: str) -> User:
         """A new user; 400 names each bad field, 409 ``duplicate_email``."""
-        return self._create({"name": name, "email": email})
+        return self._create(NewUser.model_construct(name=name, email=email))
 
 
 class ProductsClient(_Client[Product]):
     service = "products"
     path = "/products"
-    parse = Product.from_json
+    model = Product
 
     def create(self, name: str, price_cents: int, stock: int) -> Product:
-        return self._create({"name": name, "price": format_money(price_cents), "stock": stock})
+        return self._create(NewProduct.model_construct(name=name, price_cents=price_cents, stock=stock))
 
     def reserve(self, reservation_id: str, lines: Sequence[OrderLine]) -> Reservation:
         """Hold every line's stock, all or nothing, at today's prices; repeating it holds no more.
@@ -186,10 +141,10 @@ class ProductsClient(_Client[Product]):
         ``upstream_denied``), products certainly holds nothing. After an ``UpstreamUnavailable`` it is
         unknown whether it does: the caller releases the reservation to be sure.
         """
-        response = self.upstream.call("PUT", f"/products/reservations/{reservation_id}",
-                                      json={"items": _lines_json(lines)})
+        body = NewReservation.model_construct(lines=_lines(lines)).wire()
+        response = self.upstream.call("PUT", f"/products/reservations/{reservation_id}", json=body)
         if response.status_code in (200, 201):
-            return Reservation.from_json(response.json())
+            return self.parse(response.json(), Reservation)
         error = self._error(response)
         if error.code in (INSUFFICIENT_STOCK, UNKNOWN_PRODUCT) or isinstance(error, UpstreamUnavailable):
             raise error
@@ -228,7 +183,7 @@ class ReservationLost(APIError):
 class OrdersClient(_Client[Order]):
     service = "orders"
     path = "/api/orders"
-    parse = Order.from_json
+    model = Order
 
     def page(self, limit: int = 50, offset: int = 0, newest_first: bool = False,
              user_id: int | None = None) -> Page[Order]:
@@ -242,4 +197,4 @@ class OrdersClient(_Client[Order]):
         ``unknown_product``, 409 ``insufficient_stock`` / ``request_in_progress``.
         """
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        return self._create({"user_id": user_id, "items": _lines_json(lines)}, headers)
+        return self._create(NewOrder.model_construct(user_id=user_id, lines=_lines(lines)), headers)

@@ -15,52 +15,58 @@ import logging
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from flask import Blueprint, current_app, request, url_for
+from flask import current_app, url_for
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from orders.models import IdempotencyKey, Order
 from shopcommon import APIError, db, tracing
+from shopcommon.api import BODY_REFUSALS, QUERY_REFUSALS, APIBlueprint, Tag, refused
 from shopcommon.clients import ProductsClient, Reservation, ReservationLost, UsersClient
+from shopcommon.contract import (IDEMPOTENCY_HEADER, IdempotencyHeader, NewOrder, OrderLine, OrderPage, OrderPath,
+                                 OrderQuery)
+from shopcommon.contract import Order as OrderAnswer
 from shopcommon.errors import UNKNOWN_USER
 from shopcommon.pagination import paginate
 from shopcommon.upstream import UpstreamUnavailable
-from shopcommon.validation import OrderLine, json_body, order_request
 
-bp = Blueprint("orders", __name__, url_prefix="/api/orders")
+bp = APIBlueprint("orders", __name__, url_prefix="/api/orders", abp_tags=[Tag(name="orders")])
 log = logging.getLogger("shop")
 CONFIRMED = Order.status == "confirmed"  # what the API shows: a pending order is not an order yet
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
-
-@bp.get("/<id:order_id>")
-def get_order(order_id: int):
-    order = db.session.scalar(select(Order).where(Order.id == order_id, CONFIRMED))
+@bp.get("/<id:order_id>", operation_id="getOrder", responses={200: OrderAnswer, **refused(404)})
+def get_order(path: OrderPath):
+    """One confirmed order, its prices as they were when it was placed."""
+    order = db.session.scalar(select(Order).where(Order.id == path.order_id, CONFIRMED))
     if order is None:
-        raise APIError(404, "order_not_found", f"order {order_id} does not exist", {"id": "no such order"})
+        raise APIError(404, "order_not_found", f"order {path.order_id} does not exist", {"id": "no such order"})
     return order.to_dict()
 
 
-@bp.get("")
-def list_orders():
-    query = select(Order).where(CONFIRMED)
-    user_id = request.args.get("user_id")
-    if user_id is not None:
-        if not user_id.isdigit() or int(user_id) > 2**31 - 1:
-            raise APIError(400, "invalid_query", "user_id must be a whole number",
-                           {"user_id": "must be a whole number"})
-        query = query.where(Order.user_id == int(user_id))
-    return paginate(query, Order.to_dict, Order.id)
+@bp.get("", operation_id="listOrders", responses={200: OrderPage, **QUERY_REFUSALS})
+def list_orders(query: OrderQuery):
+    """A page of the confirmed orders, by id.
+
+    `user_id` for one user's.
+    """
+    orders = select(Order).where(CONFIRMED)
+    if query.user_id is not None:
+        orders = orders.where(Order.user_id == query.user_id)
+    return paginate(orders, Order.to_dict, Order.id, query)
 
 
-@bp.post("")
-def create_order():
-    """Validate, claim the key (or replay), check the user, reserve the stock, save the order as
-    pending, confirm it."""
-    user_id, lines = order_request(json_body())
-    key = _idempotency_key()
+@bp.post("", operation_id="createOrder",
+         responses={201: OrderAnswer, **BODY_REFUSALS, **refused(409, 422, 503)})
+def create_order(header: IdempotencyHeader, body: NewOrder):
+    """Place an order.
+
+    Check the user, reserve the stock, save the order as pending, confirm it. 409
+    `insufficient_stock` or `request_in_progress`; 422 `unknown_user`, `unknown_product` or
+    `idempotency_key_reused`; 503 when users or products cannot answer, or `order_expired`.
+    """
+    user_id, lines, key = body.user_id, body.lines, header.key
     if key:
         replay = _claim(key, _fingerprint(user_id, lines))
         if replay is not None:
@@ -77,16 +83,6 @@ def create_order():
         raise
     order = _confirm(order.id, order.reservation_id)
     return order.to_dict(), 201, {"Location": url_for("orders.get_order", order_id=order.id)}
-
-
-def _idempotency_key() -> str | None:
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        return None
-    if not 0 < len(key) <= 255 or not key.isprintable():
-        raise APIError(400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 printable characters",
-                       {IDEMPOTENCY_HEADER: "must be 1 to 255 printable characters"})
-    return key
 
 
 def _fingerprint(user_id: int, lines: list[OrderLine]) -> str:

@@ -5,8 +5,8 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopcommon import db
-from shopcommon.clients import PricedLine
-from shopcommon.validation import format_money
+from shopcommon.contract import PricedLine
+from shopcommon.contract import format_money
 
 
 def _now() -> datetime:

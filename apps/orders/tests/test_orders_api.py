@@ -53,6 +53,11 @@ def test_order_computes_total_and_takes_stock(client, shop):
     assert client.get(f"/api/orders/{body['id']}").get_json() == body
     assert client.get("/api/orders").get_json()["items"] == [body]
     assert client.get(f"/api/orders?user_id={uid + 1}").get_json()["items"] == []
+    # a user_id that is not a whole number (empty included) is refused, never ignored
+    for bad in ("", "x", "2147483648", "%C2%B2"):
+        refused = client.get(f"/api/orders?user_id={bad}")
+        assert refused.status_code == 400 and refused.get_json()["error"]["fields"] == {
+            "user_id": "must be a whole number"}, (bad, refused.get_json())
 
 
 def test_unit_price_is_a_snapshot(client, shop, products_app):

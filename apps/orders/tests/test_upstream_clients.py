@@ -5,9 +5,9 @@ from flask import Flask
 
 from shopcommon import APIError, db
 from shopcommon.clients import Page, PricedLine, Product, ProductsClient, User, UsersClient
+from shopcommon.contract import OrderLine
 from shopcommon.errors import INSUFFICIENT_STOCK, UNKNOWN_PRODUCT, UPSTREAM_DENIED
 from shopcommon.upstream import Upstream, UpstreamUnavailable
-from shopcommon.validation import OrderLine
 from shoptesting import serve
 
 
@@ -23,7 +23,7 @@ def products(upstreams) -> ProductsClient:
 
 def test_users_create_get_exists_and_page(users):
     ada = users.create("Ada", "Ada@Example.com")
-    assert ada == User(ada.id, "Ada", "ada@example.com")
+    assert ada == User(id=ada.id, name="Ada", email="ada@example.com")
     grace = users.create("Grace", "grace@example.com")
     assert users.get(ada.id) == ada
     assert users.get(grace.id + 1) is None
@@ -54,7 +54,7 @@ def test_users_refusals_keep_their_code_and_fields(users):
 
 def test_products_money_is_cents_inside(products, shop):
     made = products.create("Lamp", 1999, 4)
-    assert made == Product(made.id, "Lamp", 1999, 4)
+    assert made == Product.model_validate({"id": made.id, "name": "Lamp", "price": "19.99", "stock": 4})
     assert shop.products.get(f"/products/{made.id}").get_json()["price"] == "19.99"  # the wire keeps decimals
     assert products.get(made.id) == made
     assert products.page() == Page([made], total=1)
@@ -62,10 +62,11 @@ def test_products_money_is_cents_inside(products, shop):
 
 def test_reserve_prices_each_line_and_release_gives_it_back(products, shop):
     a, b = shop.product(price="2.50", stock=5), shop.product(price="0.99", stock=3)
-    lines = [OrderLine(a, 2), OrderLine(b, 3)]
+    lines = [OrderLine(product_id=a, quantity=2), OrderLine(product_id=b, quantity=3)]
     reservation = products.reserve("r-1", lines)
     assert reservation.id == "r-1"
-    assert set(reservation.lines) == {PricedLine(a, 2, 250), PricedLine(b, 3, 99)}
+    assert set(reservation.lines) == {PricedLine.model_validate({"product_id": a, "quantity": 2, "unit_price": "2.50"}),
+                                      PricedLine.model_validate({"product_id": b, "quantity": 3, "unit_price": "0.99"})}
     assert products.reserve("r-1", lines) == reservation  # a repeat holds no more
     assert shop.stock(a) == 3 and shop.stock(b) == 0
     products.release("r-1")
@@ -79,7 +80,7 @@ def test_reserve_prices_each_line_and_release_gives_it_back(products, shop):
 ])
 def test_reserve_refusals_pass_on_with_the_line_named(products, shop, wanted, status, code, field):
     pid = shop.product(stock=1)
-    line = OrderLine(pid, wanted) if wanted else OrderLine(pid + 100, 1)
+    line = OrderLine(product_id=pid, quantity=wanted) if wanted else OrderLine(product_id=pid + 100, quantity=1)
     with pytest.raises(APIError) as refused:
         products.reserve("r-2", [line])
     assert not isinstance(refused.value, UpstreamUnavailable)  # definite: products holds nothing
@@ -92,11 +93,11 @@ def test_any_other_reserve_answer_leaves_the_outcome_unknown(products, shop):
     """A body products refuses, or an id it already released, is orders' fault, not the buyer's."""
     pid = shop.product(stock=5)
     with pytest.raises(UpstreamUnavailable) as bad_body:
-        products.reserve("r-3", [OrderLine(pid, 0)])
+        products.reserve("r-3", [OrderLine.model_construct(product_id=pid, quantity=0)])
     assert "HTTP 400" in bad_body.value.message and bad_body.value.fields["upstream"] == "products"
     products.release("r-4")
     with pytest.raises(UpstreamUnavailable, match="HTTP 409"):
-        products.reserve("r-4", [OrderLine(pid, 1)])
+        products.reserve("r-4", [OrderLine(product_id=pid, quantity=1)])
     assert shop.stock(pid) == 5
 
 
@@ -112,7 +113,7 @@ def test_a_crashing_service_is_a_503_naming_it(users, users_app):
 
 def test_an_unreachable_service_is_unavailable(closed_port_url):
     with pytest.raises(UpstreamUnavailable) as down:
-        ProductsClient(Upstream("products", closed_port_url)).reserve("r-5", [OrderLine(1, 1)])
+        ProductsClient(Upstream("products", closed_port_url)).reserve("r-5", [OrderLine(product_id=1, quantity=1)])
     assert down.value.fields["upstream"] == "products"
 
 
@@ -121,10 +122,26 @@ def test_the_mesh_denying_a_call_is_not_an_unknown_outcome():
     rbac.add_url_rule("/<path:p>", "deny", lambda p: ("RBAC: access denied", 403, {"Content-Type": "text/plain"}),
                       methods=["PUT"])
     with serve(rbac) as denied_url, pytest.raises(APIError) as denied:
-        ProductsClient(Upstream("products", denied_url)).reserve("r-6", [OrderLine(1, 1)])
+        ProductsClient(Upstream("products", denied_url)).reserve("r-6", [OrderLine(product_id=1, quantity=1)])
     assert not isinstance(denied.value, UpstreamUnavailable)
     assert (denied.value.status, denied.value.code) == (503, UPSTREAM_DENIED)
     assert denied.value.fields["upstream"] == "products"
+
+
+@pytest.mark.parametrize("answer", [
+    {"id": 1, "name": "Lamp", "cost": "19.99", "stock": 4},  # a field renamed
+    {"id": 1, "name": "Lamp", "price": 19.99, "stock": 4},  # money as a float
+    {"id": 1, "name": "Lamp", "price": "19.99"},  # a field gone
+])
+def test_an_answer_outside_the_contract_is_the_service_failing(answer):
+    """The client reads products' answer with the model products documents: a drifted answer is caught
+    at the boundary, naming the service, never half-read into an order."""
+    drifted = Flask("drifted")
+    drifted.add_url_rule("/products/<int:pid>", "get", lambda pid: answer)
+    with serve(drifted) as url, pytest.raises(UpstreamUnavailable) as failed:
+        ProductsClient(Upstream("products", url)).get(1)
+    assert failed.value.fields["upstream"] == "products"
+    assert "products answered outside its contract" in failed.value.message
 
 
 def test_an_answer_cut_off_half_way_is_an_unknown_outcome():
@@ -145,7 +162,7 @@ def test_an_answer_cut_off_half_way_is_an_unknown_outcome():
     try:
         with pytest.raises(UpstreamUnavailable) as cut:
             ProductsClient(Upstream("products", f"http://127.0.0.1:{server.getsockname()[1]}")).reserve(
-                "r-7", [OrderLine(1, 1)])
+                "r-7", [OrderLine(product_id=1, quantity=1)])
         assert cut.value.fields["upstream"] == "products" and "broke off" in cut.value.message
     finally:
         server.close()

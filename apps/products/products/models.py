@@ -4,7 +4,7 @@ from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopcommon import db
-from shopcommon.validation import format_money
+from shopcommon.contract import format_money
 
 
 def _now() -> datetime:

@@ -10,30 +10,23 @@ back by itself (``expire_due``, run by every worker every ``RESERVATION_SWEEP_SE
 orders process that dies between reserving and saving loses no stock. A late confirmation fails.
 """
 
-import re
 import time
 from collections import defaultdict
 
-from flask import Blueprint, current_app
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from products.models import Product, Reservation, ReservationItem
 from shopcommon import APIError, db
+from shopcommon.api import BODY_REFUSALS, APIBlueprint, Tag, refused
+from shopcommon.contract import NewReservation, ReservationPath
+from shopcommon.contract import Reservation as ReservationAnswer
 from shopcommon.errors import INSUFFICIENT_STOCK, RESERVATION_EXPIRED, RESERVATION_RELEASED, UNKNOWN_PRODUCT
 from shopcommon.resources import get_or_404
-from shopcommon.validation import Fields, json_body, order_items
 
-bp = Blueprint("reservations", __name__, url_prefix="/products/reservations")
-
-RESERVATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def _check_id(reservation_id: str) -> None:
-    if not RESERVATION_ID.match(reservation_id):
-        raise APIError(400, "invalid_reservation_id",
-                       "a reservation id is 1 to 64 letters, digits, '-' or '_'",
-                       {"id": "must match [A-Za-z0-9_-]{1,64}"})
+bp = APIBlueprint("reservations", __name__, url_prefix="/products/reservations",
+                  abp_tags=[Tag(name="reservations", description="stock held for an order: orders' calls")])
 
 
 def now_ms() -> int:
@@ -59,19 +52,30 @@ def _existing(reservation_id: str):
     return reservation.to_dict(), 200
 
 
-@bp.get("/<reservation_id>")
-def get_reservation(reservation_id: str):
-    _check_id(reservation_id)
-    return get_or_404(Reservation, reservation_id, "reservation").to_dict()
+@bp.get("/<reservation_id>", operation_id="getReservation",
+        responses={200: ReservationAnswer, **refused(400, 404, 410)})
+def get_reservation(path: ReservationPath):
+    """One reservation that holds or sold stock.
+
+    One that holds nothing any more is gone (410 `reservation_released` or `reservation_expired`): a
+    DELETE released it, or nobody confirmed it in time.
+    """
+    reservation = get_or_404(Reservation, path.reservation_id, "reservation")
+    if reservation.status not in ("reserved", "confirmed"):
+        gone = _gone(reservation)
+        raise APIError(410, gone.code, gone.message, gone.fields)
+    return reservation.to_dict()
 
 
-@bp.put("/<reservation_id>")
-def reserve(reservation_id: str):
-    """Take every item's quantity out of stock, all or nothing."""
-    _check_id(reservation_id)
-    fields = Fields(json_body())
-    lines = order_items(fields)
-    fields.check()
+@bp.put("/<reservation_id>", operation_id="reserve",
+        responses={200: ReservationAnswer, 201: ReservationAnswer, **BODY_REFUSALS, **refused(409, 422)})
+def reserve(path: ReservationPath, body: NewReservation):
+    """Hold every item's stock, all or nothing.
+
+    201 with the reservation; repeated, the same reservation (200). 409 `insufficient_stock`, or a
+    reservation already released or expired; 422 `unknown_product`.
+    """
+    reservation_id, lines = path.reservation_id, body.lines
 
     previous = _existing(reservation_id)
     if previous:
@@ -144,10 +148,14 @@ def _give_back(reservation: Reservation, status: str) -> None:
     reservation.status = status
 
 
-@bp.put("/<reservation_id>/confirmation")
-def confirm(reservation_id: str):
-    """Sell the held stock: its order is saved. Repeating it is harmless; too late, it fails (409)."""
-    _check_id(reservation_id)
+@bp.put("/<reservation_id>/confirmation", operation_id="confirmReservation",
+        responses={200: ReservationAnswer, **refused(400, 404, 409)})
+def confirm(path: ReservationPath):
+    """Sell the held stock: its order is saved.
+
+    Repeating it is harmless; too late, it fails (409 `reservation_expired`).
+    """
+    reservation_id = path.reservation_id
     reservation = _locked(reservation_id)
     if reservation is None:
         raise APIError(404, "reservation_not_found", f"reservation {reservation_id} does not exist",
@@ -164,11 +172,18 @@ def confirm(reservation_id: str):
     return reservation.to_dict()
 
 
-@bp.delete("/<reservation_id>")
-def release(reservation_id: str):
-    """Put the reserved stock back; releasing twice, or before reserving, is harmless. A confirmed
-    reservation belongs to a saved order: its stock stays sold (409)."""
-    _check_id(reservation_id)
+@bp.delete("/<reservation_id>", operation_id="releaseReservation",
+           responses={200: ReservationAnswer, **refused(400, 409)})
+def release(path: ReservationPath):
+    """Put the reserved stock back.
+
+    Releasing twice, or before reserving, is harmless. A confirmed reservation belongs to a saved
+    order: its stock stays sold (409 `reservation_confirmed`).
+    """
+    return _release(path.reservation_id)
+
+
+def _release(reservation_id: str):
     reservation = _locked(reservation_id)
     if reservation is None:
         db.session.add(Reservation(id=reservation_id, status="released"))
@@ -176,7 +191,7 @@ def release(reservation_id: str):
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
-            return release(reservation_id)
+            return _release(reservation_id)
         return {"id": reservation_id, "status": "released", "items": [], "total": "0.00"}
     if reservation.status == "confirmed":
         raise APIError(409, "reservation_confirmed", f"reservation {reservation_id} belongs to a placed order",

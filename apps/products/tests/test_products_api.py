@@ -27,6 +27,18 @@ def test_list_is_ordered_and_paginated(client, make_product):
     assert [p["name"] for p in page["items"]] == ["p0", "p1"]
     assert page["total"] == 3
     assert client.get("/products?offset=2").get_json()["items"][0]["name"] == "p2"
+    # an empty parameter is as if it were not there
+    assert client.get("/products?limit=&offset=").get_json()["limit"] == 50
+
+
+@pytest.mark.parametrize("query", ["limit=x", "limit=%C2%B2", "limit=-1", "offset=1.5", "order=", "order=up"])
+def test_a_bad_page_parameter_is_400_invalid_query(client, query):
+    response = client.get(f"/products?{query}")
+    assert response.status_code == 400
+    name = query.split("=")[0]
+    problem = "must be asc or desc" if name == "order" else "must be a whole number"
+    assert response.get_json()["error"] == {"code": "invalid_query", "message": f"{name} {problem}",
+                                            "fields": {name: problem}}
 
 
 def test_unknown_product_is_404(client):
@@ -56,6 +68,7 @@ def test_unknown_product_is_404(client):
         ({"name": "P", "price": "1", "stock": "3"}, "stock"),
         ({"name": "P", "price": "1", "stock": True}, "stock"),
         ({"name": "P", "price": "1", "stock": 2**40}, "stock"),
+        ({"name": "P", "price_cents": 100}, "price"),  # the wire's names only, never the code's
     ],
 )
 def test_invalid_product_is_400_and_stores_nothing(client, store, body, field):

@@ -23,6 +23,14 @@ def test_reservation_takes_stock_and_snapshots_prices(client, store, make_produc
     assert store.stock(a["id"]) == 3 and store.stock(b["id"]) == 0
 
 
+def test_lines_of_one_product_are_one_line_of_their_sum(client, store, make_product):
+    # two lines of 600,000 are one of 1,200,000: more than a request's line may ask, still a true answer
+    p = make_product(price="1.00", stock=2_000_000)
+    response = reserve(client, "big", [{"product_id": p["id"], "quantity": 600_000}] * 2)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["items"] == [{"product_id": p["id"], "quantity": 1_200_000, "unit_price": "1.00"}]
+
+
 def test_repeating_a_reservation_does_not_reserve_twice(client, store, make_product):
     p = make_product(stock=5)
     items = [{"product_id": p["id"], "quantity": 2}]
@@ -66,11 +74,15 @@ def test_same_product_twice_is_summed(client, store, make_product):
 def test_release_gives_stock_back_once(client, store, make_product):
     p = make_product(stock=4)
     reserve(client, "r5", [{"product_id": p["id"], "quantity": 3}])
+    assert client.get("/products/reservations/r5").get_json()["status"] == "reserved"
     for _ in range(2):
         response = client.delete("/products/reservations/r5")
         assert response.status_code == 200
         assert response.get_json()["status"] == "released"
         assert store.stock(p["id"]) == 4
+    # released, it is gone: it holds nothing any more
+    gone = client.get("/products/reservations/r5")
+    assert gone.status_code == 410 and gone.get_json()["error"]["code"] == "reservation_released"
 
 
 def test_release_before_reserve_blocks_the_late_reserve(client, store, make_product):
@@ -182,6 +194,8 @@ def test_a_reservation_nobody_confirms_expires_and_its_stock_comes_back(expiring
         assert expire_due() == 1
         assert expire_due() == 0  # once
     assert store.stock(p["id"]) == 5 and store.reservation_status("late") == "expired"
+    gone = client.get("/products/reservations/late")
+    assert gone.status_code == 410 and gone.get_json()["error"]["code"] == "reservation_expired"
     response = confirm(client, "late")
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "reservation_expired"
     repeat = reserve(client, "late", [{"product_id": p["id"], "quantity": 3}])

@@ -2,15 +2,14 @@
 
 from flask import Flask
 
+from shopcommon.api import service_app
 from users.models import User
-from shopcommon import init_service
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the users app; ``test_config`` overrides settings for tests."""
-    app = Flask(__name__)
-    init_service(app, "users", test_config, models=(User,))
+    app = service_app(__name__, "users", "Who can place orders.", test_config, models=(User,))
 
     from users.api import bp
-    app.register_blueprint(bp)
+    app.register_api(bp)
     return app
