@@ -345,11 +345,6 @@ class Error(BaseModel):
     error: ErrorBody
 
 
-class Health(BaseModel):
-    status: Literal["ok"]
-    service: str
-
-
 # --- query strings, headers and paths --------------------------------------------------------------------
 
 def whole_number(minimum: int, maximum: int, out_of_range: str | None = None, empty_is_default: bool = False):
