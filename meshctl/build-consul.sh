@@ -11,6 +11,7 @@ set -euo pipefail
 # available"); 1.16.3 is the newest MPL-2.0 release it serves. See README, "Consul version".
 VERSION="${CONSUL_VERSION:-1.16.3}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$ROOT/meshctl/gobuild.sh"
 CACHE="$ROOT/.cache/consul"
 BIN="$CACHE/consul"
 MPL="Mozilla Public License, version 2.0"
@@ -20,17 +21,10 @@ if [[ -x "$BIN" ]] && [[ "$("$BIN" version 2>/dev/null | sed -n 1p)" == "Consul 
   exit 0
 fi
 
-command -v go >/dev/null || { echo "consul: Go is needed to build Consul and is not installed" >&2; exit 1; }
+go_workdir consul Consul
 echo "consul: building v$VERSION from the Go module proxy (first build takes several minutes)"
-started=$SECONDS
-work="$(mktemp -d)"
-trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-
-# a throwaway module to run `go mod download` in, so the user's own go.mod is never touched
-(cd "$work" && go mod init consul-build >/dev/null 2>&1)
-dir="$(cd "$work" && go mod download -json "github.com/hashicorp/consul@v$VERSION" \
-  | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d["Error"]) if "Error" in d else print(d["Dir"])')"
-grep -q "$MPL" "$dir/LICENSE" || { echo "consul: $dir/LICENSE is not MPL-2.0; refusing to build" >&2; exit 1; }
+dir="$(go_module_dir "github.com/hashicorp/consul@v$VERSION")"
+require_licence consul "$dir/LICENSE" MPL-2.0 "$MPL"
 
 src="$work/src"
 cp -r "$dir" "$src"
@@ -47,12 +41,10 @@ export GOFLAGS="-mod=mod"
 echo "consul: downloading dependencies"
 go mod download
 for nested in api sdk proto-public envoyextensions troubleshoot; do
-  ndir="$(go list -m -f '{{.Dir}}' "github.com/hashicorp/consul/$nested")"
-  grep -q "$MPL" "$ndir/LICENSE" || { echo "consul: $nested at $ndir is not MPL-2.0; refusing" >&2; exit 1; }
+  require_licence consul "$(go list -m -f '{{.Dir}}' "github.com/hashicorp/consul/$nested")/LICENSE" MPL-2.0 "$MPL"
 done
 
 echo "consul: compiling (CGO off, stripped)"
-mkdir -p "$CACHE"
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$BIN.tmp" .
-mv "$BIN.tmp" "$BIN"
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/consul" .
+install_binary "$work/consul" "$BIN"
 echo "consul: built $("$BIN" version | sed -n 1p) in $((SECONDS - started))s -> $BIN"

@@ -18,6 +18,7 @@ MODULE_VERSION="${JAEGER_MODULE_VERSION:-v1.76.0}"
 # the Jaeger v2 release that module version is (CHANGELOG.md: "v1.76.0 / v2.13.0")
 VERSION="${JAEGER_VERSION:-v2.13.0}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$ROOT/meshctl/gobuild.sh"
 CACHE="$ROOT/.cache/jaeger"
 BIN="$CACHE/jaeger"
 MODULE="github.com/jaegertracing/jaeger"
@@ -33,18 +34,12 @@ if [[ -x "$BIN" ]] && [[ "$(cached_version)" == "$VERSION" ]]; then
   exit 0
 fi
 
-command -v go >/dev/null || { echo "jaeger: Go is needed to build Jaeger and is not installed" >&2; exit 1; }
+go_workdir jaeger Jaeger
 echo "jaeger: building $VERSION ($MODULE@$MODULE_VERSION) from the Go module proxy (first build takes several minutes)"
-started=$SECONDS
-work="$(mktemp -d)"
-trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-
+dir="$(go_module_dir "$MODULE@$MODULE_VERSION" nice -n 19)"
+require_licence jaeger "$dir/LICENSE" Apache-2.0 "$APACHE" "Version 2.0"
+# the throwaway module is where Jaeger is built: it requires cmd/jaeger as a tool
 cd "$work"
-go mod init jaeger-build >/dev/null 2>&1
-dir="$(nice -n 19 go mod download -json "$MODULE@$MODULE_VERSION" \
-  | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d["Error"]) if "Error" in d else print(d["Dir"])')"
-grep -q "$APACHE" "$dir/LICENSE" && grep -q "Version 2.0" "$dir/LICENSE" \
-  || { echo "jaeger: $dir/LICENSE is not Apache-2.0; refusing to build" >&2; exit 1; }
 grep -q "^$MODULE_VERSION / $VERSION " "$dir/CHANGELOG.md" \
   || { echo "jaeger: $dir/CHANGELOG.md has no entry '$MODULE_VERSION / $VERSION'; refusing" >&2; exit 1; }
 
@@ -55,11 +50,9 @@ echo "jaeger: resolving dependencies ($(grep -c '^replace ' go.mod) replace line
 nice -n 19 go get -tool "$PKG@$MODULE_VERSION"
 
 echo "jaeger: compiling (CGO off, stripped)"
-mkdir -p "$CACHE"
 info="$MODULE/internal/version"
 ldflags="-s -w -X $info.latestVersion=$VERSION -X $info.commitSHA=$MODULE_VERSION"
 ldflags+=" -X $info.date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 CGO_ENABLED=0 nice -n 19 go build -trimpath -ldflags "$ldflags" -o "$work/jaeger" "$PKG"
-cp "$work/jaeger" "$BIN.tmp"
-mv "$BIN.tmp" "$BIN"
+install_binary "$work/jaeger" "$BIN"
 echo "jaeger: built $(cached_version) in $((SECONDS - started))s ($(du -m "$BIN" | cut -f1) MB) -> $BIN"

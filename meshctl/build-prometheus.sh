@@ -14,6 +14,7 @@ set -euo pipefail
 
 MODULE_VERSION="${PROMETHEUS_MODULE_VERSION:-v0.316.0}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$ROOT/meshctl/gobuild.sh"
 CACHE="$ROOT/.cache/prometheus"
 BIN="$CACHE/prometheus"
 PKG="github.com/prometheus/prometheus/cmd/prometheus"
@@ -33,18 +34,10 @@ if [[ -n "$VERSION" && -x "$BIN" ]] \
   exit 0
 fi
 
-command -v go >/dev/null || { echo "prometheus: Go is needed to build Prometheus and is not installed" >&2; exit 1; }
+go_workdir prometheus Prometheus
 echo "prometheus: building $MODULE_VERSION from the Go module proxy (first build takes several minutes)"
-started=$SECONDS
-work="$(mktemp -d)"
-trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-
-# a throwaway module to run `go mod download` in, so the user's own go.mod is never touched
-(cd "$work" && go mod init prometheus-build >/dev/null 2>&1)
-dir="$(cd "$work" && nice -n 19 go mod download -json "github.com/prometheus/prometheus@$MODULE_VERSION" \
-  | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d["Error"]) if "Error" in d else print(d["Dir"])')"
-grep -q "$APACHE" "$dir/LICENSE" && grep -q "Version 2.0" "$dir/LICENSE" \
-  || { echo "prometheus: $dir/LICENSE is not Apache-2.0; refusing to build" >&2; exit 1; }
+dir="$(go_module_dir "github.com/prometheus/prometheus@$MODULE_VERSION" nice -n 19)"
+require_licence prometheus "$dir/LICENSE" Apache-2.0 "$APACHE" "Version 2.0"
 module_says="$(tr -d '[:space:]' < "$dir/VERSION")"
 if [[ -n "$VERSION" && "$module_says" != "$VERSION" ]]; then
   echo "prometheus: $MODULE_VERSION says it is $module_says, expected $VERSION; refusing" >&2
@@ -53,14 +46,12 @@ fi
 VERSION="$module_says"
 
 echo "prometheus: compiling $VERSION (CGO off, stripped)"
-mkdir -p "$CACHE"
 common="github.com/prometheus/common/version"
 ldflags="-s -w -X $common.Version=$VERSION -X $common.Revision=$MODULE_VERSION -X $common.Branch=module"
 ldflags+=" -X $common.BuildUser=build-prometheus.sh -X $common.BuildDate=$(date -u +%Y%m%d-%H:%M:%S)"
 # `go install pkg@version` builds outside any module with the module's own go.mod; GOBIN is a
-# scratch folder so a half-written binary never replaces a good one
+# scratch folder
 (cd "$work" && CGO_ENABLED=0 GOBIN="$work/bin" nice -n 19 go install -trimpath -tags netgo \
   -ldflags "$ldflags" "$PKG@$MODULE_VERSION")
-cp "$work/bin/prometheus" "$BIN.tmp"
-mv "$BIN.tmp" "$BIN"
+install_binary "$work/bin/prometheus" "$BIN"
 echo "prometheus: built $("$BIN" --version | sed -n 1p) in $((SECONDS - started))s ($(du -m "$BIN" | cut -f1) MB) -> $BIN"
