@@ -8,9 +8,9 @@ from flask import Flask
 from prometheus_client import values
 from prometheus_client.parser import text_string_to_metric_families
 
-from shopcommon import init_service
 from shopcommon.config import MissingSetting
 from shopcommon.metrics import MULTIPROC_ENV, child_exit, clear_multiprocess_dir, on_starting
+from shoptesting import demo_service
 
 
 @pytest.fixture(autouse=True)
@@ -22,19 +22,7 @@ def single_process(monkeypatch):
 
 
 def make_app(service: str = "demo") -> Flask:
-    """A service without a database, with a route that takes an id and one that fails."""
-    app = Flask(__name__)
-    init_service(app, service, {"TESTING": True})
-
-    @app.get("/api/orders/<int:order_id>")
-    def order(order_id):
-        return {"id": order_id}
-
-    @app.get("/boom")
-    def boom():
-        raise RuntimeError("the view failed")
-
-    return app
+    return demo_service(service)
 
 
 def scrape(client) -> dict[tuple[str, tuple], float]:
@@ -111,6 +99,7 @@ WORKER = """
 import sys
 from flask import Flask
 from shopcommon import init_service
+
 app = Flask("worker")
 init_service(app, "demo", {"TESTING": True})
 client = app.test_client()

@@ -3,7 +3,6 @@ import socket
 import time
 
 import pytest
-import requests
 from flask import Flask, request
 from opentelemetry import trace
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
@@ -11,9 +10,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.util._once import Once
-from shoptesting import serve
+from shoptesting import demo_service, serve
 
-from shopcommon import init_service, tracing
+from shopcommon import tracing
 from shopcommon.logs import REQUEST_ID_HEADER
 from shopcommon.tracing import ENDPOINT_ENV, current_trace_id
 from shopcommon.upstream import Upstream
@@ -64,21 +63,12 @@ def finished(exporter: InMemorySpanExporter) -> list:
 def make_app(service: str = "demo", endpoint: str | None = COLLECTOR, upstream: str | None = None) -> Flask:
     """A service without a database that traces to ``endpoint``; ``POST /api/orders`` calls
     ``upstream``'s ``/echo`` the way services call each other (``Upstream``)."""
-    app = Flask(__name__)
-    init_service(app, service, {"TESTING": True, ENDPOINT_ENV: endpoint} if endpoint else {"TESTING": True})
+    app = demo_service(service, {ENDPOINT_ENV: endpoint} if endpoint else {})
 
     @app.post("/api/orders")
     def create_order():
         echoed = Upstream("echo", upstream).call("GET", "/echo").json() if upstream else None
         return {"trace_id": current_trace_id(), "echoed": echoed}, 201
-
-    @app.get("/api/orders/<int:order_id>")
-    def order(order_id):
-        return {"id": order_id}
-
-    @app.get("/boom")
-    def boom():
-        raise RuntimeError("the view failed")
 
     return app
 

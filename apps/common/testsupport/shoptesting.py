@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
-from shopcommon.app import SchemaMismatch
+from shopcommon.app import SchemaMismatch, init_service
 from shopcommon.db import db
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -98,6 +98,23 @@ def dispose(app: Flask) -> None:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def demo_service(service: str, settings: dict | None = None) -> Flask:
+    """A service without a database (``init_service``'s wiring, in tests) with a route that takes an
+    id, ``GET /api/orders/<id>``, and one that fails, ``GET /boom``."""
+    app = Flask(service)
+    init_service(app, service, {"TESTING": True, **(settings or {})})
+
+    @app.get("/api/orders/<int:order_id>")
+    def order(order_id):
+        return {"id": order_id}
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("the view failed")
+
+    return app
 
 
 @contextmanager
