@@ -4,20 +4,18 @@
 # entry configures nothing.
 Kind = "ingress-gateway"
 Name = "ingress-gateway"
-# What the gateway does about the frontends, as callers-frontend.hcl says for a sidecar's upstreams:
-# the same circuit-breaker limits, and outlier detection (5 errors in a row take an instance out for
-# 10 s; never more than half of them). Retries and time limits are frontend's router's
+# What the gateway does about the frontends: the circuit-breaker limits of callers-frontend.hcl, and
+# no outlier detection, for the reason it gives for orders: the frontend relays, and its 503s are
+# mostly orders' or products' failures, not its own. Ejecting the frontend left serving while the
+# other is critical would leave the gateway nothing to route to ("no healthy upstream"). A dead
+# frontend is Consul's check's to take out. Retries and time limits are frontend's router's
 # (router-frontend.hcl).
 Defaults {
   MaxConnections        = 512
   MaxPendingRequests    = 512
   MaxConcurrentRequests = 512
   PassiveHealthCheck {
-    Interval                = "5s"
-    MaxFailures             = 5
-    EnforcingConsecutive5xx = 100
-    MaxEjectionPercent      = 50
-    BaseEjectionTime        = "10s"
+    MaxEjectionPercent = 0
   }
 }
 Listeners = [
