@@ -136,8 +136,20 @@ def _short_of_endpoints() -> dict[str, dict[str, int | None]]:
         seen = healthy_endpoints(name, admin_port)
         known = {u: seen.get(u) for u in upstreams}
         if known != {u: len(instances(u)) for u in upstreams}:
-            short[name] = known
+            short[name] = {**known, "not healthy": unhealthy_hosts(name, admin_port)}
     return short
+
+
+def unhealthy_hosts(service: str, admin_port: int) -> dict[str, str]:
+    """{upstream instance's address: Envoy's health flags} for each one the Envoy in ``service``'s
+    container does not hold healthy (/failed_eds_health: Consul's check; /failed_outlier_check:
+    ejected by outlier detection)."""
+    flags = {}
+    for line in envoy(service, admin_port, "/clusters").splitlines():
+        parts = line.split("::")
+        if len(parts) == 4 and parts[2] == "health_flags" and parts[3] != "healthy":
+            flags[f"{parts[0].split('.')[0]} {parts[1]}"] = parts[3]
+    return flags
 
 
 def session() -> requests.Session:

@@ -9,8 +9,9 @@ answer counted and the ledger checked at the end:
   moves to the other node, and the node, connected again with its own addresses, serves again.
   What it costs is the requests that were inside the node when it was cut: each waits for its
   route's time limit and fails (504 from the ingress, or 503 from a frontend whose call to orders
-  timed out). Each client has one request under way, so at most one per client; measured: 4 of
-  about 1,500 with 8 clients. The node cut is node-2: the ingress gateway, the clients' way in,
+  timed out), or, when the cut falls between an answer's head and its body, breaks off half-way
+  (the client's ChunkedEncodingError; seen once in 21 runs). Each client has one request under
+  way, so at most one per client; measured: 4 to 6 of 700 to 1,500 with 8 clients. The node cut is node-2: the ingress gateway, the clients' way in,
   runs on node-1.
 """
 
@@ -161,7 +162,7 @@ def test_a_node_cut_off_the_network_costs_at_most_the_requests_inside_it(stack, 
     finally:
         done.set()
     result = load.result()
-    books = crashload.check(shop, result, within=60, allowed=(201, 503, 504))
+    books = crashload.check(shop, result, within=60, allowed=(201, 503, 504, "ChunkedEncodingError"))
     print(f"cluster {NODE} cut off for {cut_for:.0f}s: its instances critical after {critical_after:.1f}s, "
           f"the other node's Envoys sending it nothing after {moved_after:.1f}s; "
           f"connected again: passing after {passing_after:.1f}s, every Envoy knowing them after {healed_after:.1f}s; "
