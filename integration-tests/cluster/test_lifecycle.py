@@ -11,8 +11,8 @@ answer counted and the ledger checked at the end:
   route's time limit and fails (504 from the ingress, or 503 from a frontend whose call to orders
   timed out), or, when the cut falls between an answer's head and its body, breaks off half-way
   (the client's ChunkedEncodingError; seen once in 21 runs). Each client has one request under
-  way, so at most one per client; measured: 4 to 6 of 700 to 1,500 with 8 clients. The node cut is node-2: the ingress gateway, the clients' way in,
-  runs on node-1.
+  way, so at most one per client; measured: 4 to 6 of 700 to 1,500 with 8 clients. The node cut
+  is node-2: the ingress gateway, the clients' way in, runs on node-1.
 """
 
 import subprocess
