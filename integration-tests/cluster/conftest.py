@@ -127,13 +127,3 @@ def consul_get(stack, consul_ca, operator_cert, management_token):
         return answer.json()
     return get
 
-
-@pytest.fixture(scope="session")
-def consul_put(stack, consul_ca, operator_cert, management_token):
-    """PUT to the published server's API as the operator; Consul answers ``true`` when it took it."""
-    def put(path: str, body) -> None:
-        with session() as http:
-            answer = http.put(f"https://127.0.0.1:{CONSUL_PORT}{path}", json=body, headers={"X-Consul-Token": management_token},
-                              verify=str(consul_ca), cert=operator_cert, timeout=10)
-        assert answer.status_code == 200 and answer.text.strip() == "true", (path, answer.status_code, answer.text)
-    return put

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pytest
 
 import crashload
+from entries import put_entry, with_source_denied
 from cluster_stack import (GATEWAY, INGRESS, MESH, container, docker, envoy, healthy_endpoints, instances, session,
                            settled)
 from meshctl.container import GATEWAY_ADMIN_PORT
@@ -57,20 +58,8 @@ def ejections(caller: tuple[str, int], relay: str) -> int:
     return sum(counts)
 
 
-def unindexed(entry: dict) -> dict:
-    """A config entry as read, without the fields the servers add, ready to be written again."""
-    return {k: v for k, v in entry.items() if k not in ("CreateIndex", "ModifyIndex", "Hash")}
-
-
-def denied(entry: dict, source: str) -> dict:
-    """The service-intentions entry with ``source`` denied outright, everything else as it was."""
-    kept = unindexed(entry)
-    kept["Sources"] = [{"Name": s["Name"], "Action": "deny"} if s["Name"] == source else s for s in entry["Sources"]]
-    return kept
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.relay for c in CASES])
-def test_a_service_that_reports_its_upstreams_failure_is_not_ejected(stack, consul_get, consul_put, case):
+def test_a_service_that_reports_its_upstreams_failure_is_not_ejected(stack, consul_client, case):
     frozen, survivor = instances(case.relay)[-1], instances(case.relay)[0]
     shop = crashload.Shop(INGRESS)
     user, products = shop.setup(products=1, stock=100)
@@ -78,13 +67,13 @@ def test_a_service_that_reports_its_upstreams_failure_is_not_ejected(stack, cons
     method, path = case.refused.split(" ", 1)
     watching = callers(case.relay)
     before = {caller: ejections(caller, case.relay) for caller in watching}
-    intentions = consul_get(f"/v1/config/service-intentions/{case.upstream}")
+    intentions = consul_client.config.get("service-intentions", case.upstream)
     paused = docker("pause", container(frozen.name))
     assert paused.returncode == 0, paused.stderr
     try:
         eventually(f"every caller's Envoy to know one healthy {case.relay}, {frozen.name} frozen",
                    lambda: all(healthy_endpoints(*c).get(case.relay) == 1 for c in watching), timeout=60, interval=0.5)
-        consul_put("/v1/config", denied(intentions, case.relay))
+        assert put_entry(consul_client, with_source_denied(intentions, case.relay))
         refusals = []
         with session() as http:
             def refused() -> bool:
@@ -111,7 +100,7 @@ def test_a_service_that_reports_its_upstreams_failure_is_not_ejected(stack, cons
               f"{sum(status == 503 for status, _ in refusals)} requests answered 503 by {survivor.name}, "
               f"GET {case.served.split('?')[0]} still 200, ejections {ejected}")
     finally:
-        consul_put("/v1/config", unindexed(intentions))
+        assert put_entry(consul_client, intentions)
         unpaused = docker("unpause", container(frozen.name))
         assert unpaused.returncode == 0, unpaused.stderr
         settled()  # the next test meets the whole cluster again, whatever this one found
