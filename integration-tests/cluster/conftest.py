@@ -18,6 +18,8 @@ import consul
 import pytest
 from testcontainers.compose import DockerCompose
 
+import leftovers
+
 from cluster_stack import (CONSUL_PORT, GATEWAY, INGRESS, INGRESS_PORT, INSTANCES, JAEGER_PORT, NODES, PROJECT,
                            PROMETHEUS_PORT, REPO, SERVERS, SUBNET, compose, container, docker, logs, session, settled)
 
@@ -37,7 +39,7 @@ def memory_in_use() -> tuple[int, int]:
 
 
 @pytest.fixture(scope="session")
-def stack():
+def stack(pytestconfig):
     if docker("info", timeout=30).returncode != 0:
         pytest.skip("no Docker engine answers (meshctl/docker-engine.sh installs and starts one)")
     data = Path(tempfile.mkdtemp(prefix="shop-cluster-data-"))
@@ -51,6 +53,7 @@ def stack():
         "CLUSTER_JAEGER_PORT": str(JAEGER_PORT),
         "CLUSTER_DATA_DIR": str(data),
     })
+    leftovers.clear(PROJECT, docker, compose, pytestconfig)
     env_file = REPO / ".env"
     cluster = DockerCompose(REPO, compose_file_name="cluster.yml", build=True, wait=True,
                             env_file=str(env_file) if env_file.exists() else None, quiet_build=True)

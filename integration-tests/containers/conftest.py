@@ -15,12 +15,14 @@ import pytest
 import requests
 from testcontainers.compose import DockerCompose
 
+import leftovers
+
 from compose_stack import (CONSUL_PORT, FRONTEND_PORT, JAEGER_PORT, PROJECT, PROMETHEUS_PORT, REPO, compose, container,
                            docker, logs, settled)
 
 
 @pytest.fixture(scope="session")
-def stack():
+def stack(pytestconfig):
     if docker("info", timeout=30).returncode != 0:
         pytest.skip("no Docker engine answers (meshctl/docker-engine.sh installs and starts one)")
     data = Path(tempfile.mkdtemp(prefix="shop-compose-data-"))
@@ -33,18 +35,19 @@ def stack():
         "JAEGER_PORT": str(JAEGER_PORT),
         "DATA_DIR": str(data),
     })
+    leftovers.clear(PROJECT, docker, compose, pytestconfig)
     env_file = REPO / ".env"
-    compose = DockerCompose(REPO, compose_file_name="services.yml", build=True, wait=True,
-                            env_file=str(env_file) if env_file.exists() else None, quiet_build=True)
+    mesh = DockerCompose(REPO, compose_file_name="services.yml", build=True, wait=True,
+                         env_file=str(env_file) if env_file.exists() else None, quiet_build=True)
     try:
-        compose.start()
+        mesh.start()
         settled()
     except BaseException:
         print("\n".join(logs(s) for s in ("consul", "users", "users-sidecar", "mesh-secrets", "mesh-init", "frontend-sidecar")))
-        compose.stop()
+        mesh.stop()
         raise
-    yield compose
-    compose.stop()  # down: removes the containers and networks; the data folder goes below
+    yield mesh
+    mesh.stop()  # down --volumes: the containers, networks and volumes; the data folder goes below
     shutil.rmtree(data, ignore_errors=True)
 
 
