@@ -31,4 +31,5 @@ def clear(project: str, docker: Run, compose: Run, config: pytest.Config) -> Non
             + "; removing them (docker compose down --volumes)")
     result = compose("down", "--volumes", "--remove-orphans")
     assert result.returncode == 0, f"could not clear the {project} project: {result.stderr}"
-    assert not left(), f"{project}: still there after docker compose down --volumes: {left()}"
+    still = left()
+    assert not still, f"{project}: still there after docker compose down --volumes: {still}"

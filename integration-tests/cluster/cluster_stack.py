@@ -98,14 +98,21 @@ def healthy_endpoints(service: str, admin_port: int) -> dict[str, int]:
     return json.loads(result.stdout) or {}
 
 
+def host_stats(service: str, admin_port: int, stat: str) -> list[tuple[str, str, str]]:
+    """(upstream service, instance's address:port, value) of ``stat`` for every host the Envoy in
+    ``service``'s container knows (its /clusters lines: cluster::host::stat::value)."""
+    rows = []
+    for line in envoy(service, admin_port, "/clusters").splitlines():
+        parts = line.split("::")
+        if len(parts) == 4 and parts[2] == stat:
+            rows.append((parts[0].split(".")[0], parts[1], parts[3]))
+    return rows
+
+
 def ingress_requests() -> dict[str, int]:
     """{frontend instance's address: requests the ingress sent it}, from the gateway's Envoy."""
-    sent = {}
-    for line in envoy(GATEWAY, GATEWAY_ADMIN_PORT, "/clusters").splitlines():
-        parts = line.split("::")
-        if parts[0].startswith("frontend.") and len(parts) == 4 and parts[2] == "rq_total":
-            sent[parts[1].rsplit(":", 1)[0]] = int(parts[3])
-    return sent
+    return {host.rsplit(":", 1)[0]: int(value)
+            for upstream, host, value in host_stats(GATEWAY, GATEWAY_ADMIN_PORT, "rq_total") if upstream == "frontend"}
 
 
 def settled(timeout: float = 120, quiet: float = 4) -> None:
@@ -144,12 +151,8 @@ def unhealthy_hosts(service: str, admin_port: int) -> dict[str, str]:
     """{upstream instance's address: Envoy's health flags} for each one the Envoy in ``service``'s
     container does not hold healthy (/failed_eds_health: Consul's check; /failed_outlier_check:
     ejected by outlier detection)."""
-    flags = {}
-    for line in envoy(service, admin_port, "/clusters").splitlines():
-        parts = line.split("::")
-        if len(parts) == 4 and parts[2] == "health_flags" and parts[3] != "healthy":
-            flags[f"{parts[0].split('.')[0]} {parts[1]}"] = parts[3]
-    return flags
+    return {f"{upstream} {host}": flags for upstream, host, flags in host_stats(service, admin_port, "health_flags")
+            if flags != "healthy"}
 
 
 def session() -> requests.Session:
