@@ -65,7 +65,7 @@ def run(shop: Shop, kill_one, clients: int = 16, seconds: float = 12, kill_every
     ids and the time of the last kill.
 
     ``idempotent``: each order carries an Idempotency-Key of its own, as the frontend's order form
-    sends one, so the mesh may retry it (consul-config/config-entries/router-orders.hcl), and the
+    sends one, so the mesh may retry it (consul-config/resilience.hcl), and the
     client does what orders asks of it: told the first request with that key is still in progress
     (409, its order pending until orders settles it), it asks again with the same key, and gets the
     order's final answer. Those second asks are counted in ``asked_again``."""

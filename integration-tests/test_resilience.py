@@ -1,12 +1,13 @@
-"""The resilience config entries (consul-config/config-entries/resolver-*, router-*, callers-*) as
-the callers' Envoys hold them: accepted, and each setting where it belongs."""
+"""The resilience config entries (resolvers, routers and the callers' service-defaults, derived from
+consul-config/resilience.hcl by meshctl.entries) as Consul and the callers' Envoys hold them:
+accepted, and each setting where it belongs."""
 
 import json
 
 import pytest
 import requests
 
-from conftest import MESH, envoy_stats
+from conftest import MESH, REPO, envoy_stats
 
 # what calls to each service are retried, on every caller's Envoy alike (a router is per destination)
 RETRIED = {"users": ["GET"], "products": ["GET", "PUT/DELETE /products/reservations/"],
@@ -67,7 +68,7 @@ def test_outlier_detection_and_circuit_breakers_on_every_upstream(mesh, caller):
     assert set(clusters) == set(CALLERS[caller]), clusters.keys()
     for name, cluster in clusters.items():
         outlier = cluster["outlier_detection"]
-        if name in CALLERS:  # it relays its own upstreams' failures: never ejected (callers-frontend.hcl)
+        if name in CALLERS:  # it relays its own upstreams' failures: never ejected (resilience.hcl)
             assert outlier == {"max_ejection_percent": 0}, outlier
         else:
             assert outlier["consecutive_5xx"] == 5 and outlier["max_ejection_percent"] == 50, outlier
@@ -81,3 +82,30 @@ def test_envoy_rejected_none_of_it(mesh, service):
     stats = envoy_stats(service)
     rejected = {k: v for k, v in stats.items() if k.endswith("update_rejected") and v}
     assert not rejected, json.dumps(rejected)
+
+
+KINDS = ("proxy-defaults", "service-defaults", "service-resolver", "service-router", "service-intentions",
+         "ingress-gateway")
+
+
+def holds(ours, theirs) -> bool:
+    """Whether Consul's reading of an entry holds every field we wrote, as we wrote it (Consul adds
+    empty fields of its own, and gives some durations back in nanoseconds)."""
+    if isinstance(ours, dict):
+        return isinstance(theirs, dict) and all(holds(v, theirs.get(k)) for k, v in ours.items())
+    if isinstance(ours, list):
+        return isinstance(theirs, list) and len(ours) == len(theirs) and all(map(holds, ours, theirs))
+    if isinstance(ours, str) and isinstance(theirs, int) and ours.endswith("s") and ours[:-1].isdigit():
+        return int(ours[:-1]) * 10**9 == theirs
+    return ours == theirs
+
+
+def test_consul_holds_every_entry_meshctl_writes_and_no_other(mesh, consul_client):
+    from meshctl import entries
+
+    ours = {e.key: e for e in entries.load(REPO / "consul-config")}
+    held = {f"{e['Kind']}/{e['Name']}": e for kind in KINDS for e in consul_client.config.list(kind)}
+    assert set(held) == set(ours), (set(held) ^ set(ours))
+    # those meshctl derived or completed (the others Consul read from their own files)
+    different = {key: held[key] for key, entry in ours.items() if not entry.file and not holds(entry.body, held[key])}
+    assert not different, json.dumps(different, indent=1)

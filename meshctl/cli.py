@@ -1,4 +1,4 @@
-"""``python -m meshctl up|down|status|plan|token|metrics-up|traces-up|intentions``: the local mesh, and the operators' intentions.
+"""``python -m meshctl up|down|status|plan|token|entries|metrics-up|traces-up|intentions``: the local mesh, its config entries, and the operators' intentions.
 
 The mesh's shape comes from Consul's service definitions in ``consul-config/services``; see
 ``meshctl.topology``. Nothing here repeats a port or an upstream.
@@ -56,6 +56,25 @@ def intentions_command(args) -> int:
     return 0
 
 
+def entries_command(args) -> int:
+    """Every config entry the mesh writes and where it comes from; or one of them as the JSON Consul
+    is given, for `consul config write -`."""
+    from meshctl import entries
+    from meshctl.local import MESH_CONFIG
+
+    config = entries.load(MESH_CONFIG)
+    if not args.entry:
+        for entry in config:
+            print(f"{entry.key:<34}{entry.source}")
+        return 0
+    found = {e.key: e for e in config}
+    if args.entry not in found:
+        print(f"entries: no entry {args.entry!r}; there are: {', '.join(found)}", file=sys.stderr)
+        return 1
+    print(json.dumps(found[args.entry].body, indent=2))
+    return 0
+
+
 class TokenFileError(Exception):
     """``CONSUL_HTTP_TOKEN_FILE`` names a file that cannot be read."""
 
@@ -91,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("status", help="each service's and sidecar's health from Consul")
     commands.add_parser("plan", help="what `up` starts, derived from the service definitions")
     commands.add_parser("token", help="print the management token `up` made (for Consul's UI and CLI)")
+    listing = commands.add_parser("entries", help="the config entries `up` writes (consul-config/): list, or print one")
+    listing.add_argument("entry", nargs="?", help="KIND/NAME, e.g. service-router/products: print it as JSON")
     commands.add_parser("metrics-up", help="start Prometheus (`up` does; its background build, once built)")
     commands.add_parser("traces-up", help="start Jaeger (`up` does; its background build, once built)")
     intentions = commands.add_parser("intentions", help="list, allow, deny or delete intentions")
@@ -107,13 +128,16 @@ def main(argv: list[str] | None = None) -> int:
         return intentions_command(args)
 
     from meshctl import local
+    from meshctl.entries import EntriesError
     from meshctl.topology import TopologyError
     try:
+        if args.command == "entries":
+            return entries_command(args)
         if args.command == "up":
             return local.up(reset_config=args.reset_config)
         return {"down": local.down, "status": local.status, "plan": local.plan, "token": local.token,
                 "metrics-up": lambda: local.companion_up("metrics"),
                 "traces-up": lambda: local.companion_up("traces")}[args.command]()
-    except TopologyError as err:
+    except (TopologyError, EntriesError) as err:
         print(f"meshctl: {err}", file=sys.stderr)
         return 2

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meshctl import envoy_admin, launch
-from meshctl.topology import Service, load
+from meshctl.topology import Service, TopologyError, load
 
 
 def service() -> Service:
@@ -170,13 +170,18 @@ def agent_folder(layout: Layout, agent: str, tls: Path, clients: Path, gossip: P
 def init() -> int:
     """Once Consul answers: ACLs bootstrapped, one token per identity written to its holder's folder,
     the config entries written. Safe to run again: it finishes what a cut-short run left."""
-    import subprocess
     import time
 
-    from meshctl import acl, secrets
+    from meshctl import acl, entries, secrets
     from meshctl.consul_api import Consul, ConsulError
 
     layout = Layout.from_env()
+    config_dir = Path(os.environ.get("MESH_CONFIG", "/consul-config"))
+    try:  # before anything is changed: a policy that cannot be derived says so at once
+        config = entries.load(config_dir)
+    except (entries.EntriesError, TopologyError) as err:
+        print(f"mesh-init: {err}", file=sys.stderr)
+        return 1
     init_dir = SECRETS / "init"
     anonymous = Consul(os.environ.get("CONSUL_HTTP_ADDR", "https://consul:8501"), SECRETS / "ca" / secrets.SERVER_CA,
                        init_dir / "init.pem", init_dir / "init-key.pem")
@@ -186,7 +191,7 @@ def init() -> int:
             print(f"mesh-init: Consul at {anonymous.address} has no leader after 120s", file=sys.stderr)
             return 1
         time.sleep(1)
-    mesh = load(Path(os.environ.get("MESH_CONFIG", "/consul-config")))
+    mesh = load(config_dir)
     try:
         management = anonymous.with_token(acl.bootstrap(anonymous, init_dir / "management.token"))
         plan = acl.Plan(list(layout.agents), list(mesh), {}, gateways=list(layout.gateways))
@@ -214,14 +219,14 @@ def init() -> int:
     env = os.environ | {"CONSUL_CACERT": str(anonymous.ca_file), "CONSUL_CLIENT_CERT": str(anonymous.cert_file),
                         "CONSUL_CLIENT_KEY": str(anonymous.key_file),
                         "CONSUL_HTTP_TOKEN_FILE": str(init_dir / "management.token")}
-    entries = Path(os.environ.get("MESH_CONFIG", "/consul-config")) / "config-entries"
-    # proxy-defaults first: L7 intentions need protocol http
-    for entry in sorted(entries.glob("*.hcl"), key=lambda f: (not f.name.startswith("proxy-defaults"), f.name)):
-        result = subprocess.run(["consul", "config", "write", str(entry)], env=env, capture_output=True, text=True)
+    # the hand-written entries and those derived from resilience.hcl, as make up writes them
+    for entry in config:
+        result = entries.write(entry, "consul", env)
         if result.returncode != 0:
-            print(f"mesh-init: consul config write {entry.name} failed: {result.stderr.strip()}", file=sys.stderr)
+            print(f"mesh-init: consul config write {entry.key} ({entry.source}) failed: {result.stderr.strip()}",
+                  file=sys.stderr)
             return 1
-    print("mesh-init: config entries written")
+    print(f"mesh-init: config entries written: {', '.join(e.key for e in config)}")
     return 0
 
 

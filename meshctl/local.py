@@ -13,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from meshctl import acl, consul_api, envoy_admin, launch, metrics, secrets, traces
+from meshctl import acl, consul_api, entries, envoy_admin, launch, metrics, secrets, traces
 from meshctl.procs import Proc
 from meshctl.topology import Service, TopologyError, load
 
@@ -221,25 +221,20 @@ def start_gate() -> None:
     wait_for("the Consul gate to answer", lambda: port_open(GATE_PORT), 15, proc("consul-gate"))
 
 
-def apply_config(force: bool, management: consul_api.Consul) -> None:
-    """Write the config entries: proxy-defaults first, since L7 intentions need protocol http.
+def apply_config(config: list[entries.Entry], force: bool, management: consul_api.Consul) -> None:
+    """Write the config entries (``meshctl.entries``: the hand-written ones and those derived from
+    resilience.hcl) in their order: proxy-defaults first, since L7 intentions need protocol http.
 
     Without ``force`` only missing entries are written, so an operator's changes survive `make up`.
     """
-    import hcl  # pyhcl: HCL 1, the dialect Consul's config entries are written in
-
-    files = sorted((MESH_CONFIG / "config-entries").glob("*.hcl"),
-                   key=lambda f: (not f.name.startswith("proxy-defaults"), f.name))
     written = []
-    for entry in files:
-        identity = hcl.loads(entry.read_text())
-        if not force and management.config_entry(identity["Kind"], identity["Name"]) is not None:
+    for entry in config:
+        if not force and management.config_entry(entry.body["Kind"], entry.body["Name"]) is not None:
             continue
-        result = subprocess.run([str(CONSUL_BIN), "config", "write", str(entry)],
-                                capture_output=True, text=True, env=consul_env(MANAGEMENT), timeout=30)
+        result = entries.write(entry, str(CONSUL_BIN), consul_env(MANAGEMENT))
         if result.returncode != 0:
-            raise Failure(f"consul config write {entry.name} failed:\n{result.stdout}{result.stderr}")
-        written.append(entry.stem)
+            raise Failure(f"consul config write {entry.key} ({entry.source}) failed:\n{result.stdout}{result.stderr}")
+        written.append(entry.key)
     if written:
         say(f"config entries applied: {', '.join(written)}")
 
@@ -411,10 +406,11 @@ def up(reset_config: bool = False) -> int:
     started = time.monotonic()
     try:
         mesh = services()
+        config = entries.load(MESH_CONFIG)  # a policy that cannot be derived stops us before anything starts
         fresh = start_consul()
         management = bootstrap_acls(mesh)
         register_services(mesh, management, every=fresh)
-        apply_config(fresh or reset_config, management)
+        apply_config(config, fresh or reset_config, management)
         del management  # the management token stays in its file; nothing started below gets it
         start_gate()
         for service in mesh.values():

@@ -6,21 +6,8 @@
 Kind = "service-intentions"
 Name = "frontend"
 Sources = [
-  {
-    Name = "ingress-gateway"
-    Permissions = [
-      {
-        Action = "deny"
-        HTTP {
-          PathExact = "/metrics"
-        }
-      },
-      {
-        Action = "allow"
-        HTTP {
-          PathPrefix = "/"
-        }
-      },
-    ]
-  },
+  { Name = "ingress-gateway", Permissions = [
+      { Action = "deny", HTTP = { PathExact = "/metrics" } },
+      { Action = "allow", HTTP = { PathPrefix = "/" } },
+  ] },
 ]

@@ -1,24 +1,9 @@
+# Who may call orders: the frontend, to list, read and place orders. meshctl/entries.py ends each
+# source's permissions with a deny of everything else (intentions-default-deny.hcl says why).
 Kind = "service-intentions"
 Name = "orders"
 Sources = [
-  {
-    Name = "frontend"
-    Permissions = [
-      {
-        Action = "allow"
-        HTTP {
-          PathPrefix = "/api/orders"
-          Methods    = ["GET", "POST"]
-        }
-      },
-      {
-        # a request no permission matches gets Consul's default, which follows the ACLs' (deny
-        # here, allow without ACLs): this explicit deny keeps the file's meaning either way
-        Action = "deny"
-        HTTP {
-          PathPrefix = "/"
-        }
-      },
-    ]
-  },
+  { Name = "frontend", Permissions = [
+      { Action = "allow", HTTP = { PathPrefix = "/api/orders", Methods = ["GET", "POST"] } },
+  ] },
 ]

@@ -1,45 +1,13 @@
+# Who may call users: the frontend and orders. meshctl/entries.py ends each source's permissions
+# with a deny of everything else (intentions-default-deny.hcl says why).
 Kind = "service-intentions"
 Name = "users"
 Sources = [
-  {
-    Name = "frontend"
-    Permissions = [
-      {
-        Action = "allow"
-        HTTP {
-          PathPrefix = "/api/users"
-          Methods    = ["GET", "POST"]
-        }
-      },
-      {
-        # a request no permission matches gets Consul's default, which follows the ACLs' (deny
-        # here, allow without ACLs): this explicit deny keeps the file's meaning either way
-        Action = "deny"
-        HTTP {
-          PathPrefix = "/"
-        }
-      },
-    ]
-  },
-  {
-    # orders only checks that a user exists
-    Name = "orders"
-    Permissions = [
-      {
-        Action = "allow"
-        HTTP {
-          PathPrefix = "/api/users/"
-          Methods    = ["GET"]
-        }
-      },
-      {
-        # a request no permission matches gets Consul's default, which follows the ACLs' (deny
-        # here, allow without ACLs): this explicit deny keeps the file's meaning either way
-        Action = "deny"
-        HTTP {
-          PathPrefix = "/"
-        }
-      },
-    ]
-  },
+  { Name = "frontend", Permissions = [
+      { Action = "allow", HTTP = { PathPrefix = "/api/users", Methods = ["GET", "POST"] } },
+  ] },
+  # orders only checks that a user exists
+  { Name = "orders", Permissions = [
+      { Action = "allow", HTTP = { PathPrefix = "/api/users/", Methods = ["GET"] } },
+  ] },
 ]

@@ -1,6 +1,6 @@
 """One instance dies under load: a products instance's app gets SIGKILL (the whole instance: gunicorn's
 master and its workers) while concurrent clients order through the ingress. The callers' Envoys
-retry what failed to connect or answered 503 (consul-config/config-entries/router-*.hcl), outlier
+retry what failed to connect or answered 503 (consul-config/resilience.hcl), outlier
 detection takes the dead instance out, the other instance serves, Docker restarts the dead one and
 it takes traffic again; the ledger must agree at the end.
 

@@ -9,18 +9,17 @@ The published API is server-1's, which may be the one down: during an outage the
 run inside a surviving server, as an operator would."""
 
 import json
-import re
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import crashload
 from cluster_stack import INGRESS, REPO, SERVERS, container, docker, settled
+from meshctl import entries
 from polling import eventually
 
 CLIENTS = 8
-KINDS = sorted(set(re.findall(r'^Kind\s*=\s*"([a-z-]+)"', "\n".join(
-    p.read_text() for p in (REPO / "consul-config" / "config-entries").glob("*.hcl")), re.M)))
+KINDS = sorted({e.body["Kind"] for e in entries.load(REPO / "consul-config")})
 # neither service exists: an intention between them changes no route of the shop
 PROBE = {"Kind": "service-intentions", "Name": "faults-probe",
          "Sources": [{"Name": "faults-probe-source", "Action": "allow"}]}
