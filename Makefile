@@ -91,30 +91,27 @@ images: consul prometheus jaeger
 docker-engine:
 	@bash meshctl/docker-engine.sh
 
-# the container suite runs whenever a Docker engine answers; when none does it says so, loudly
-integration-containers: venv consul
-	@if docker info >/dev/null 2>&1; then \
+# $(call docker_suite,NAME,COMPOSE FILE,FOLDER): the suite in integration-tests/FOLDER whenever a
+# Docker engine answers; when none does it says so, loudly ('+': it runs make images, and make sees
+# no $(MAKE) through a call)
+define docker_suite
+	+@if docker info >/dev/null 2>&1; then \
 	  $(MAKE) --no-print-directory images && \
-	  echo "==> container tests: services.yml brought up by testcontainers" && \
-	  $(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests/containers; \
+	  echo "==> $(1) tests: $(2) brought up by testcontainers" && \
+	  $(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests/$(3); \
 	else \
 	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
-	  echo "!! container tests SKIPPED: no Docker engine answers (make docker-engine)    !!"; \
+	  printf '!! %-73s !!\n' "$(1) tests SKIPPED: no Docker engine answers (make docker-engine)"; \
 	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
 	fi
+endef
 
-# the cluster suite (cluster.yml: three Consul servers, two nodes, two instances of everything, the
-# ingress) likewise, loudly skipped when no Docker engine answers
+integration-containers: venv consul
+	$(call docker_suite,container,services.yml,containers)
+
+# the cluster suite: cluster.yml, three Consul servers, two nodes, two instances of everything, the ingress
 integration-cluster: venv consul
-	@if docker info >/dev/null 2>&1; then \
-	  $(MAKE) --no-print-directory images && \
-	  echo "==> cluster tests: cluster.yml brought up by testcontainers" && \
-	  $(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests/cluster; \
-	else \
-	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
-	  echo "!! cluster tests SKIPPED: no Docker engine answers (make docker-engine)      !!"; \
-	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
-	fi
+	$(call docker_suite,cluster,cluster.yml,cluster)
 
 # refresh docs/screenshots (shown in the README) from the browser tests
 screenshots: venv consul

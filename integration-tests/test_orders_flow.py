@@ -1,6 +1,5 @@
 """The order flow end to end through the mesh: frontend -> orders -> users, products."""
 
-import threading
 import time
 from decimal import Decimal
 
@@ -8,6 +7,7 @@ import pytest
 
 from conftest import FRONTEND, ORDERS, envoy_stats, eventually, log_tail
 from entries import put_entry, with_source_denied
+from shoptesting import concurrently
 
 
 def place(http, base, user_id, items, **headers):
@@ -54,23 +54,15 @@ def test_idempotency_key_through_the_mesh(http, make_user, make_product):
 
 def test_fifty_concurrent_orders_for_ten_in_stock(http, make_user, make_product):
     user, product = make_user(), make_product(price="1.00", stock=10)
-    statuses: list[int] = []
-    lock = threading.Lock()
 
-    def attempt():
+    def attempt(_):
         import requests
         with requests.Session() as session:
             session.trust_env = False
-            response = session.post(f"{FRONTEND}/api/orders", timeout=60, json={
-                "user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 1}]})
-        with lock:
-            statuses.append(response.status_code)
+            return session.post(f"{FRONTEND}/api/orders", timeout=60, json={
+                "user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 1}]}).status_code
 
-    threads = [threading.Thread(target=attempt) for _ in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=90)
+    statuses = concurrently(attempt, 50)
     assert sorted(statuses) == [201] * 10 + [409] * 40, sorted(statuses)
     assert stock(http, product["id"]) == 0
     orders = http.get(f"{FRONTEND}/api/orders?user_id={user['id']}", timeout=10).json()

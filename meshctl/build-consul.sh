@@ -10,10 +10,8 @@ set -euo pipefail
 # 1.16.4 is the intended version, but the module proxy refuses it ("This module version is not
 # available"); 1.16.3 is the newest MPL-2.0 release it serves. See README, "Consul version".
 VERSION="${CONSUL_VERSION:-1.16.3}"
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-source "$ROOT/meshctl/gobuild.sh"
-CACHE="$ROOT/.cache/consul"
-BIN="$CACHE/consul"
+source "$(dirname "$0")/gobuild.sh"
+BIN="$(cached_binary consul)"
 MPL="Mozilla Public License, version 2.0"
 
 if [[ -x "$BIN" ]] && [[ "$("$BIN" version 2>/dev/null | sed -n 1p)" == "Consul v$VERSION" ]]; then

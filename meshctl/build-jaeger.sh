@@ -17,10 +17,8 @@ set -euo pipefail
 MODULE_VERSION="${JAEGER_MODULE_VERSION:-v1.76.0}"
 # the Jaeger v2 release that module version is (CHANGELOG.md: "v1.76.0 / v2.13.0")
 VERSION="${JAEGER_VERSION:-v2.13.0}"
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-source "$ROOT/meshctl/gobuild.sh"
-CACHE="$ROOT/.cache/jaeger"
-BIN="$CACHE/jaeger"
+source "$(dirname "$0")/gobuild.sh"
+BIN="$(cached_binary jaeger)"
 MODULE="github.com/jaegertracing/jaeger"
 PKG="$MODULE/cmd/jaeger"
 APACHE="Apache License"

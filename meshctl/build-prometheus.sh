@@ -13,10 +13,8 @@
 set -euo pipefail
 
 MODULE_VERSION="${PROMETHEUS_MODULE_VERSION:-v0.316.0}"
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-source "$ROOT/meshctl/gobuild.sh"
-CACHE="$ROOT/.cache/prometheus"
-BIN="$CACHE/prometheus"
+source "$(dirname "$0")/gobuild.sh"
+BIN="$(cached_binary prometheus)"
 PKG="github.com/prometheus/prometheus/cmd/prometheus"
 APACHE="Apache License"
 

@@ -34,26 +34,25 @@ def intentions_command(args) -> int:
             before, after = model.delete_intention(c, args.source, args.destination), None
         else:
             before, after = model.set_intention(c, args.source, args.destination, args.action)
-    except model.IntentionError as err:
-        print(f"intentions: {err.message}", file=sys.stderr)
-        return 1
-    except TokenFileError as err:
-        print(f"intentions: {err}", file=sys.stderr)
-        return 1
+    except (model.IntentionError, TokenFileError) as err:
+        return _failed(str(err))
     except consul.ACLPermissionDenied as err:
-        print(f"intentions: Consul refused: {err}", file=sys.stderr)
-        return 1
+        return _failed(f"Consul refused: {err}")
     except consul.ConsulException as err:
-        print(f"intentions: Consul answered with an error: {err}", file=sys.stderr)
-        return 1
+        return _failed(f"Consul answered with an error: {err}")
     except OSError as err:
-        print(f"intentions: Consul does not answer ({err})", file=sys.stderr)
-        return 1
+        return _failed(f"Consul does not answer ({err})")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("meshctl").info(json.dumps({
         "msg": "intention changed", "operator": os.environ.get("USER", "cli"),
         "intention": f"{args.source} -> {args.destination}", "before": before, "after": after}))
     return 0
+
+
+def _failed(why: str) -> int:
+    """Say on stderr why the intentions command failed; its exit status."""
+    print(f"intentions: {why}", file=sys.stderr)
+    return 1
 
 
 def entries_command(args) -> int:

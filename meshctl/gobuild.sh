@@ -1,6 +1,14 @@
 # What the three Go builds share (build-consul.sh, build-prometheus.sh, build-jaeger.sh). Sourced, not
 # run: each script then does only what its own module needs.
 
+# the repository, found from this file, whichever folder the build is started in
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# cached_binary NAME: where NAME's build keeps its binary, .cache/NAME/NAME (the Makefile's targets)
+cached_binary() {
+  echo "$ROOT/.cache/$1/$1"
+}
+
 # go_workdir NAME DISPLAY: stops when Go is missing; makes $work, a folder removed on exit, holding
 # a throwaway module (NAME-build) to run `go mod download` in, so the user's own go.mod is never
 # touched; starts the clock ($started)

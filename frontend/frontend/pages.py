@@ -63,6 +63,14 @@ def listing(client) -> tuple[Part, dict]:
     return answer, {"page": page, "pages": pages, "total": total}
 
 
+def list_page(resource: str, client, form: dict, refused: APIError | None):
+    """``resource``'s list page and its create form; a refused form is shown again, each error by its field."""
+    answer, paging = listing(client)
+    errors, problem, status = (refused.fields, refused.message, refused.status) if refused else ({}, None, 200)
+    return render_template(f"{resource}.html", **{resource: answer}, paging=paging, form=form, errors=errors,
+                           problem=problem), status
+
+
 def names(client) -> dict[int, str]:
     """id → name for a select or a label; empty when the service is unavailable."""
     answer = part(client.page, limit=200, newest_first=True)
@@ -82,18 +90,13 @@ def index():
 
 @bp.route("/users", methods=["GET", "POST"])
 def users():
-    form, errors, problem, status = {}, {}, None, 200
+    form, created = {}, Part()
     if request.method == "POST":
         form = {"name": request.form.get("name", ""), "email": request.form.get("email", "")}
-        try:
-            created = UsersClient.current().create(form["name"], form["email"])
-        except APIError as err:
-            errors, problem, status = err.fields, err.message, err.status
-        else:
-            return redirect(url_for("pages.user", user_id=created.id, created=1), code=303)
-    answer, paging = listing(UsersClient.current())
-    return render_template("users.html", users=answer, paging=paging, form=form, errors=errors,
-                           problem=problem), status
+        created = part(UsersClient.current().create, form["name"], form["email"])
+        if created.ok:
+            return redirect(url_for("pages.user", user_id=created.value.id, created=1), code=303)
+    return list_page("users", UsersClient.current(), form, created.error)
 
 
 @bp.get("/users/<id:user_id>")
@@ -109,20 +112,20 @@ def user(user_id: int):
 
 @bp.route("/products", methods=["GET", "POST"])
 def products():
-    form, errors, problem, status = {}, {}, None, 200
+    form, created = {}, Part()
     if request.method == "POST":
         form = {key: request.form.get(key, "") for key in ("name", "price", "stock")}
-        body = {"name": form["name"], "price": form["price"].strip(), "stock": _number(form["stock"])}
-        try:
-            new = parse(NewProduct, body)
-            created = ProductsClient.current().create(new.name, new.price_cents, new.stock or 0)
-        except APIError as err:
-            errors, problem, status = err.fields, err.message, err.status
-        else:
-            return redirect(url_for("pages.product", product_id=created.id, created=1), code=303)
-    answer, paging = listing(ProductsClient.current())
-    return render_template("products.html", products=answer, paging=paging, form=form, errors=errors,
-                           problem=problem), status
+        created = part(_create_product, form)
+        if created.ok:
+            return redirect(url_for("pages.product", product_id=created.value.id, created=1), code=303)
+    return list_page("products", ProductsClient.current(), form, created.error)
+
+
+def _create_product(form: dict[str, str]):
+    """The product the form describes, checked here first as the service would check it."""
+    body = {"name": form["name"], "price": form["price"].strip(), "stock": _number(form["stock"])}
+    new = parse(NewProduct, body)
+    return ProductsClient.current().create(new.name, new.price_cents, new.stock or 0)
 
 
 @bp.get("/products/<id:product_id>")

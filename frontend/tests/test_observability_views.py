@@ -3,14 +3,13 @@ APIs answering what those answer (the integration suite runs the real ones): num
 drawing's layout, the waterfall, and what the pages say when either store is missing."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from contextlib import ExitStack
 
 import pytest
-from flask import Flask
+from flask import Flask, jsonify, request
 
 from frontend import traces, traffic
+from shoptesting import serve
 
 EDGE = {"consul_source_service": "orders", "consul_destination_service": "products"}
 SERVICES = [
@@ -30,38 +29,22 @@ TRACE = {"traceID": "ab" * 16, "processes": {"p1": {"serviceName": "frontend"}, 
          ]}
 
 
-def stand_in(answer):
-    """An HTTP server on a loopback port whose GETs ``answer(path, query)`` -> (status, body)."""
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            url = urlsplit(self.path)
-            status, body = answer(url.path, {k: v[-1] for k, v in parse_qs(url.query).items()})
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+def stand_in(answer) -> Flask:
+    """An app whose every GET answers ``answer(path, query)`` -> (status, JSON body)."""
+    app = Flask("stand-in")
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    @app.get("/<path:path>")
+    def get(path):
+        status, body = answer(f"/{path}", request.args.to_dict())
+        return jsonify(body), status
+    return app
 
 
 @pytest.fixture
 def served():
-    servers = []
-
-    def serve(answer) -> str:
-        servers.append(stand_in(answer))
-        return f"http://127.0.0.1:{servers[-1].server_address[1]}"
-    yield serve
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    """``served(answer)``: a stand-in on a loopback port, its base URL; stopped after the test."""
+    with ExitStack() as stack:
+        yield lambda answer: stack.enter_context(serve(stand_in(answer)))
 
 
 def app_with(**config) -> Flask:

@@ -1,12 +1,13 @@
 """What the rolling restart asks every Envoy (`python3 -m meshctl.container knows SERVICE N`), against
 a stand-in admin listener serving the stats Envoy serves."""
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
+from flask import Flask
 
 from meshctl import container, envoy_admin
+from shoptesting import serve
 
 STATS = """cluster.local_app.membership_healthy: 1
 cluster.products.default.dc1.internal.0f1e.consul.membership_healthy: 2
@@ -17,22 +18,11 @@ cluster.users.default.dc1.internal.0f1e.consul.membership_total: 2
 
 @pytest.fixture
 def admin():
-    class Stats(BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = STATS.encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Stats)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    """A stand-in Envoy admin listener serving STATS on a loopback port; its port."""
+    envoy = Flask("envoy-admin")
+    envoy.get("/stats")(lambda: STATS)
+    with serve(envoy) as url:
+        yield urlsplit(url).port
 
 
 def test_healthy_endpoints_are_counted_per_upstream_and_the_local_app_is_not_one(admin):

@@ -1,4 +1,4 @@
-"""Test helpers every service's suite shares: database back ends and a real HTTP server.
+"""Test helpers every service's suite shares: database back ends, a real HTTP server and racing threads.
 
 Kept out of the shipped ``shopcommon`` package: ``pytest.ini`` puts this folder on the path and loads
 the module as a plugin (``-p shoptesting``) for its summary hook.
@@ -6,6 +6,7 @@ the module as a plugin (``-p shoptesting``) for its summary hook.
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -129,6 +130,13 @@ def serve(app: Flask):
         server.shutdown()
         thread.join(timeout=5)
         server.server_close()
+
+
+def concurrently(call, times: int) -> list:
+    """``call(n)`` for each n below ``times``, every one in its own thread at once; what each returned,
+    in order of n (an exception in one is raised here)."""
+    with ThreadPoolExecutor(max_workers=times) as pool:
+        return list(pool.map(call, range(times)))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -8,7 +8,7 @@ from orders import create_app
 from orders.models import OrderItem
 from shopcommon import db
 from shopcommon.config import MissingSetting
-from shoptesting import serve
+from shoptesting import concurrently, serve
 
 KEY = "Idempotency-Key"
 
@@ -184,17 +184,11 @@ def test_order_that_cannot_be_saved_gives_its_stock_back(app, client, shop):
 
 def test_concurrent_retries_with_one_key_make_one_order(app, shop):
     uid, pid = shop.user(), shop.product(stock=50)
-    statuses = []
     with serve(app) as base:
-        def attempt():
-            r = requests.post(f"{base}/api/orders", timeout=30, headers={KEY: "race"},
-                              json={"user_id": uid, "items": [{"product_id": pid, "quantity": 1}]})
-            statuses.append(r.status_code)
-        threads = [threading.Thread(target=attempt) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        def attempt(_):
+            return requests.post(f"{base}/api/orders", timeout=30, headers={KEY: "race"},
+                                 json={"user_id": uid, "items": [{"product_id": pid, "quantity": 1}]}).status_code
+        statuses = concurrently(attempt, 8)
     assert set(statuses) <= {201, 409} and 201 in statuses
     assert shop.stock(pid) == 49 and shop.orders_stored() == 1 and len(shop.keys_stored()) == 1
 

@@ -1,5 +1,3 @@
-import threading
-
 import pytest
 
 from products.models import Reservation
@@ -129,20 +127,14 @@ def test_concurrent_reservations_never_oversell(app, store, make_product):
     """40 threads race for 10 units through a real threaded server: exactly 10 win."""
     import requests
 
-    from shoptesting import serve
+    from shoptesting import concurrently, serve
 
     p = make_product(stock=10)
-    results = []
     with serve(app) as base:
         def attempt(n):
-            response = requests.put(f"{base}/products/reservations/c{n}", timeout=30,
-                                    json={"items": [{"product_id": p["id"], "quantity": 1}]})
-            results.append(response.status_code)
-        threads = [threading.Thread(target=attempt, args=(n,)) for n in range(40)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+            return requests.put(f"{base}/products/reservations/c{n}", timeout=30,
+                                json={"items": [{"product_id": p["id"], "quantity": 1}]}).status_code
+        results = concurrently(attempt, 40)
     assert sorted(results) == [201] * 10 + [409] * 30
     assert store.stock(p["id"]) == 0
 
