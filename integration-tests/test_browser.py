@@ -20,7 +20,7 @@ from conftest import FRONTEND, MESH, REPO, SECRETS, eventually, token
 from entries import put_entry
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# every run keeps its screenshots under volumes/; `make screenshots` refreshes the README's ones
+# every run keeps its screenshots under volumes/; `make screenshots` refreshes docs/screenshots/
 SCREENSHOTS = REPO / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "volumes") / "screenshots"
 # the frontend sidecar's upstream listeners, as its service definition declares them
 UPSTREAMS = MESH["frontend"].upstream_env()

@@ -8,7 +8,7 @@
 set -euo pipefail
 
 # 1.16.4 is the intended version, but the module proxy refuses it ("This module version is not
-# available"); 1.16.3 is the newest MPL-2.0 release it serves. See README, "Consul version".
+# available"); 1.16.3 is the newest MPL-2.0 release it serves. See docs/mesh.md, "Consul version".
 VERSION="${CONSUL_VERSION:-1.16.3}"
 source "$(dirname "$0")/gobuild.sh"
 BIN="$(cached_binary consul)"

@@ -49,12 +49,13 @@ def gateway_argv(kind: str, name: str, address: str, admin_port: int, grpc_addr:
 def envoy_flags(log_level: str) -> list[str]:
     """How every `consul connect envoy` command line here ends: the same Envoy for sidecars and gateways."""
     return [
-        # Envoy from PyPI is newer than the range Consul 1.16 was tested with; see README
+        # Envoy from PyPI is newer than the range Consul 1.16 was tested with; see docs/mesh.md,
+        # "What Envoy needed"
         "-ignore-envoy-compatibility",
         "--", "--log-level", log_level,
         # an intention change reaches Envoy as a listener update, and connections opened before it
         # keep the old rules until drained: 600s by default. Drain at once, so a deny bites within
-        # seconds (see README, "What Envoy needed")
+        # seconds (see docs/mesh.md, "What Envoy needed")
         "--drain-time-s", "2", "--drain-strategy", "immediate",
         # consul adds this itself unless it sees a drain option (it takes them for hot restart);
         # in local mode several Envoys share one host, and hot restart would have them share memory

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Restart a cluster's instances one at a time without failing a request (README, "Running at scale").
+# Restart a cluster's instances one at a time without failing a request (docs/scale.md,
+# "Restarting instances without failing a request").
 #
 #   meshctl/rolling-restart.sh [service ...]     every instance of those services (default: all)
 #
