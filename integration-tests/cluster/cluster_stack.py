@@ -1,21 +1,15 @@
-"""Names and helpers for the cluster suite: its Compose project and ports, where each instance runs
-(read from cluster.yml itself), docker commands, and what an Envoy in a container reports."""
+"""The cluster suite's Compose project of cluster.yml on host ports of its own, where each instance
+runs (read from cluster.yml itself), and what an Envoy in a container reports (dockerstack.py does
+the rest)."""
 
 import json
-import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
-import requests
-
-import polling
-from meshctl import topology
+import dockerstack
+from dockerstack import MESH, REPO, ComposeProject, docker, session  # noqa: F401  (the suite's tests take them from here)
 from meshctl.container import GATEWAY_ADMIN_PORT
 
-REPO = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = REPO / "cluster.yml"
-MESH = topology.load(REPO / "consul-config")
 # not cluster.yml's own project name (shop-cluster): the suite never meets a cluster someone runs
 PROJECT = "shopcluster"
 INGRESS_PORT = 28080
@@ -25,16 +19,7 @@ PROMETHEUS_PORT = 28090
 JAEGER_PORT = 28686
 INGRESS = f"http://127.0.0.1:{INGRESS_PORT}"
 GATEWAY = "ingress-gateway"
-
-
-def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def compose(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """`docker compose` on the test project (its name, ports and data folder are in the environment)."""
-    return subprocess.run(["docker", "compose", "-f", str(COMPOSE_FILE), *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
+FILE = "cluster.yml"
 
 
 @dataclass(frozen=True)
@@ -47,7 +32,7 @@ class Instance:
 
 def _layout() -> tuple[tuple[str, ...], tuple[str, ...], tuple[Instance, ...]]:
     """The servers, the client agents and every instance, as cluster.yml has them."""
-    config = json.loads(compose("config", "--format", "json", timeout=60).stdout)
+    config = json.loads(dockerstack.compose(FILE, "config", "--format", "json", timeout=60).stdout)
     services = config["services"]
     layout = services["mesh-secrets"]["environment"]
     instances = tuple(
@@ -61,17 +46,28 @@ def _layout() -> tuple[tuple[str, ...], tuple[str, ...], tuple[Instance, ...]]:
 SERVERS, NODES, INSTANCES = _layout()
 
 
+class Cluster(ComposeProject):
+    def envoys(self) -> list[str]:
+        return [self.container(i.sidecar) for i in INSTANCES] + [self.container(GATEWAY)]
+
+    def endpoints_problem(self) -> str:
+        short = _short_of_endpoints()
+        return f"Envoys that do not know every instance healthy: {short}" if short else ""
+
+
+STACK = Cluster(
+    name=PROJECT, file=FILE, url=INGRESS, consul_port=CONSUL_PORT, consul_agent=SERVERS[0],
+    data_variable="CLUSTER_DATA_DIR",
+    variables={"CLUSTER_PORT": str(INGRESS_PORT), "CLUSTER_CONSUL_PORT": str(CONSUL_PORT), "CLUSTER_SUBNET": SUBNET,
+               "CLUSTER_PROMETHEUS_PORT": str(PROMETHEUS_PORT), "CLUSTER_JAEGER_PORT": str(JAEGER_PORT)},
+    on_failure=("mesh-secrets", "mesh-init", *SERVERS, *NODES, GATEWAY,
+                *(i.sidecar for i in INSTANCES if i.service == "frontend")),
+    settle_timeout=120)
+compose, container, logs, settled = STACK.compose, STACK.container, STACK.logs, STACK.settled
+
+
 def instances(service: str) -> list[Instance]:
     return [i for i in INSTANCES if i.service == service]
-
-
-def container(service: str) -> str:
-    return f"{PROJECT}-{service}-1"
-
-
-def logs(service: str, lines: int = 30) -> str:
-    result = docker("logs", "--tail", str(lines), container(service))
-    return f"--- last lines of {service}:\n{result.stdout}{result.stderr}"
 
 
 def address(service: str) -> str:
@@ -115,23 +111,6 @@ def ingress_requests() -> dict[str, int]:
             for upstream, host, value in host_stats(GATEWAY, GATEWAY_ADMIN_PORT, "rq_total") if upstream == "frontend"}
 
 
-def settled(timeout: float = 120, quiet: float = 4) -> None:
-    """Until the cluster is steady (``polling.steady``): every sidecar and the gateway running, healthy
-    and quiet, each caller's Envoy knowing every instance of its upstreams healthy, the gateway both
-    frontends, and the ingress serving every service."""
-    def short_of_endpoints() -> str:
-        short = _short_of_endpoints()
-        return f"Envoys that do not know every instance healthy: {short}" if short else ""
-
-    def not_serving() -> str:
-        if all(_serves(path) for path in ("/api/users", "/api/products", "/api/orders")):
-            return ""
-        return "the ingress does not serve every service yet"
-
-    polling.steady("the cluster", [container(i.sidecar) for i in INSTANCES] + [container(GATEWAY)],
-                   [short_of_endpoints, not_serving], timeout, quiet)
-
-
 def _short_of_endpoints() -> dict[str, dict[str, int | None]]:
     """{Envoy: what it knows} for each one short of a healthy endpoint per instance of its upstreams."""
     callers = [(i.sidecar, MESH[i.service].admin_port, [u.service for u in MESH[i.service].upstreams])
@@ -153,18 +132,3 @@ def unhealthy_hosts(service: str, admin_port: int) -> dict[str, str]:
     ejected by outlier detection)."""
     return {f"{upstream} {host}": flags for upstream, host, flags in host_stats(service, admin_port, "health_flags")
             if flags != "healthy"}
-
-
-def session() -> requests.Session:
-    """A requests session that goes straight to the host's ports, whatever proxy the environment names."""
-    s = requests.Session()
-    s.trust_env = False
-    return s
-
-
-def _serves(path: str) -> bool:
-    try:
-        with session() as s:
-            return s.get(f"{INGRESS}{path}", timeout=5).ok
-    except requests.RequestException:
-        return False

@@ -243,12 +243,8 @@ def test_processes_do_not_run_as_root(stack, service):
     assert rows and all(uid != "0" for _, uid, _ in rows), top.stdout
 
 
-def test_gossip_is_encrypted_with_a_key_made_on_first_start(consul_client, consul_ca, operator_cert,
-                                                          management_token):
-    from compose_stack import CONSUL_PORT
-
-    serf = requests.get(f"https://127.0.0.1:{CONSUL_PORT}/v1/agent/self", verify=str(consul_ca), cert=operator_cert,
-                        headers={"X-Consul-Token": management_token}, timeout=5).json()["Stats"]
+def test_gossip_is_encrypted_with_a_key_made_on_first_start(consul_get):
+    serf = consul_get("/v1/agent/self")["Stats"]
     assert serf["serf_lan"]["encrypted"] == "true", serf
     key_file = "/consul/secrets/gossip.hcl"
     assert docker("exec", container("consul"), "stat", "-c", "%a %U", key_file).stdout.split() == ["600", "consul"]

@@ -2,12 +2,11 @@
 catalogue (over TLS, with its client certificate and read-only token) and scrapes them; the jaeger
 container takes every span, so an order is one trace across every app and sidecar."""
 
-import requests
-
 import ordertrace
 import polling
 from entries import put_entry, with_source_denied
-from compose_stack import CONSUL_PORT, JAEGER_PORT, MESH, PROMETHEUS_PORT, logs
+from compose_stack import JAEGER_PORT, MESH, PROMETHEUS_PORT, logs
+from dockerstack import session
 
 PROMETHEUS = f"http://127.0.0.1:{PROMETHEUS_PORT}"
 JAEGER = f"http://127.0.0.1:{JAEGER_PORT}"
@@ -16,8 +15,7 @@ EVERYONE = set(MESH) | {s.sidecar_id for s in MESH.values()}
 
 
 def get(url: str, **params):
-    with requests.Session() as http:
-        http.trust_env = False
+    with session() as http:
         return http.get(url, params=params, timeout=10)
 
 
@@ -63,14 +61,9 @@ def test_an_order_is_one_trace_through_every_app_and_sidecar(stack, api):
     assert page.status_code == 200 and all(f'data-service="{name}"' in page.text for name in EVERYONE)
 
 
-def test_consuls_ui_reads_prometheus_through_its_metrics_proxy(consul_ca, operator_cert, management_token):
-    with requests.Session() as http:
-        http.trust_env = False
-        answer = http.get(f"https://127.0.0.1:{CONSUL_PORT}/v1/internal/ui/metrics-proxy/api/v1/query",
-                          params={"query": "up"}, headers={"X-Consul-Token": management_token},
-                          verify=str(consul_ca), cert=operator_cert, timeout=10)
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["data"]["result"], answer.text
+def test_consuls_ui_reads_prometheus_through_its_metrics_proxy(consul_get):
+    answer = consul_get("/v1/internal/ui/metrics-proxy/api/v1/query", query="up")
+    assert answer["data"]["result"], answer
 
 
 def test_calls_the_intentions_refuse_show_in_the_denied_counter(stack, consul_client, api):
