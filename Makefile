@@ -113,7 +113,7 @@ integration-containers: venv consul
 integration-cluster: venv consul
 	$(call docker_suite,cluster,cluster.yml,cluster)
 
-# refresh docs/screenshots (shown in the README) from the browser tests
+# refresh docs/screenshots (shown in docs/frontend.md, observability.md and api.md) from the browser tests
 screenshots: venv consul
 	@UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests/test_browser.py
 

@@ -185,7 +185,7 @@ def operator_cert(stack, compose_project, tmp_path_factory) -> tuple[str, str]:
 
 @pytest.fixture(scope="session")
 def management_token(stack, compose_project) -> str:
-    """The management token, by the command the README gives operators."""
+    """The management token, by the command docs/containers.md and docs/scale.md give operators."""
     result = compose_project.compose("run", "--rm", "--no-deps", "mesh-init", "token")
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]

@@ -19,7 +19,7 @@ JAEGER_IMAGE=shop/jaeger:$JAEGER_VERSION
 say() { echo "==> images: $*"; }
 started=$SECONDS
 
-docker info >/dev/null 2>&1 || { echo "no Docker engine answers: run meshctl/docker-engine.sh (see README)" >&2; exit 1; }
+docker info >/dev/null 2>&1 || { echo "no Docker engine answers: run meshctl/docker-engine.sh (see docs/containers.md)" >&2; exit 1; }
 
 # 1. extra CAs every image trusts at build time
 mkdir -p "$ROOT/certs"
