@@ -29,6 +29,8 @@ by the only user that reads it and mounted only where it is needed:
   ca/                 public  Consul's CA certificate: every sidecar trusts Consul by it
   <service>-sidecar/  envoy   the service's token and the sidecar's client certificate
   frontend/           app     the frontend's read-only token
+  prometheus/         nobody  the Prometheus container's client certificate (for Consul's HTTPS API), then from
+                              mesh-init its ``prometheus`` token (catalogue read) and the prometheus.yml using both
 
 That is services.yml's one Consul agent and one instance of each service. cluster.yml describes its
 own in the environment of these steps (``Layout``): a folder per Consul agent instead of
