@@ -9,6 +9,7 @@ from frontend import consul_access
 from frontend.security import init_security
 from shopcommon import config
 from shopcommon.api import service_app
+from shopcommon.paths import PathNotNormal
 from shopcommon.upstream import Upstream
 
 UPSTREAMS = ("users", "products", "orders")
@@ -52,6 +53,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 ERROR_PAGES = {
     404: ("not_found", "Not found", "There is nothing at this address."),
     405: ("method_not_allowed", "Not allowed", "This page does not take that kind of request."),
+    PathNotNormal: ("path_not_normal", "Not a plain address",
+                    "This address is spelled in a way the shop does not take (an encoded character that "
+                    "needs no encoding, an encoded slash, a dot or an empty segment). Write it plainly."),
     CSRFError: ("csrf_failed", "Form expired",
                 "This form was not sent from a page of this site, or it waited too long. "
                 "Go back, reload the page and send it again."),
@@ -67,7 +71,7 @@ def _html_errors(app: Flask) -> None:
     def handler(code: str, title: str, message: str):
         def handle(err):
             if request.path.startswith("/api/") or request.path.endswith(".json"):
-                response = error_response(err.code, code, err.description or title)
+                response = error_response(err.code, code, err.description or title, getattr(err, "fields", None))
                 if getattr(err, "valid_methods", None):
                     response.headers["Allow"] = ", ".join(err.valid_methods)
                 return response

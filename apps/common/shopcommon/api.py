@@ -29,6 +29,9 @@ BODY_REFUSALS = {400: Error, 413: Error, 415: Error}
 QUERY_REFUSALS = {400: Error, 414: {"description": "URI Too Long: the request line is over 4094 bytes "
                                    "(gunicorn's limit; its answer is HTML)",
                                    "content": {"text/html": {"schema": {"type": "string"}}}}}
+# what every operation can answer: its path, as sent, not in normal form (shopcommon.paths)
+PATH_REFUSAL = {"description": "Bad Request: the path as sent is not in normal form (path_not_normal)",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
 DOCS_PAGE = """<!DOCTYPE html>
@@ -76,10 +79,12 @@ class ShopAPI(OpenAPI):
                 for parameter in operation.get("parameters", []):
                     if parameter["in"] == "query" and parameter["name"] in contract.EMPTY_IS_DEFAULT:
                         parameter["allowEmptyValue"] = True
-                refusal = operation["responses"].get("400", {})
-                # flask-openapi3 adds its validation answer to every operation; ours say where they have one
-                if refusal.get("content", {}).get("application/json", {}).get("schema", {}).get("type") == "array":
-                    del operation["responses"]["400"]
+                refusal = operation["responses"].get("400")
+                # flask-openapi3 adds its validation answer to every operation; ours say where they have
+                # one, and every operation refuses a path not in normal form (shopcommon.paths)
+                if refusal is None or refusal.get("content", {}).get("application/json", {}).get(
+                        "schema", {}).get("type") == "array":
+                    operation["responses"]["400"] = PATH_REFUSAL
             _link(self.spec_json["paths"], path, item)
         components = self.spec_json["components"]
         if not components.get("securitySchemes"):

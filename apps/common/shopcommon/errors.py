@@ -93,7 +93,9 @@ def register_error_handlers(app: Flask) -> None:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             message = f"request body is larger than the {limit} byte limit"
             _drain_body()
-        response = error_response(status, _CODES.get(status, "http_error"), message)
+        # an exception of ours may name its own code and fields (shopcommon.paths.PathNotNormal)
+        code = getattr(err, "error_code", None) or _CODES.get(status, "http_error")
+        response = error_response(status, code, message, getattr(err, "fields", None))
         if status == 405 and getattr(err, "valid_methods", None):
             response.headers["Allow"] = ", ".join(err.valid_methods)
         return response

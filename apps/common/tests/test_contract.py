@@ -8,26 +8,12 @@ import pytest
 from pydantic import ValidationError
 
 from shopcommon import contract
-
-SETTINGS = {"TESTING": True, "SECRET_KEY": "k" * 64, "USERS_URL": "http://127.0.0.1:9",
-            "PRODUCTS_URL": "http://127.0.0.1:9", "ORDERS_URL": "http://127.0.0.1:9"}
+from shoptesting import APP_NAMES, any_app
 
 
-def _apps():
-    from frontend import create_app as frontend
-    from orders import create_app as orders
-    from products import create_app as products
-    from users import create_app as users
-    return {"users": users, "products": products, "orders": orders, "frontend": frontend}
-
-
-@pytest.fixture(params=["users", "products", "orders", "frontend"])
+@pytest.fixture(params=APP_NAMES)
 def service(request, tmp_path):
-    factory = _apps()[request.param]
-    settings = dict(SETTINGS)
-    if request.param != "frontend":
-        settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    return request.param, factory(settings).test_client()
+    return request.param, any_app(request.param, tmp_path).test_client()
 
 
 def _schemas_with_examples(node, found):

@@ -145,3 +145,22 @@ def pytest_terminal_summary(terminalreporter):
     if skipped:
         terminalreporter.write_sep("!", f"{len(skipped)} PostgreSQL tests SKIPPED: set {POSTGRES_ENV} "
                                         "to a reachable server (CI does)", yellow=True)
+
+
+# what each of the four apps needs to start in a test that talks to no other: upstreams nobody answers
+APP_SETTINGS = {"TESTING": True, "SECRET_KEY": "k" * 64, "USERS_URL": "http://127.0.0.1:9",
+                "PRODUCTS_URL": "http://127.0.0.1:9", "ORDERS_URL": "http://127.0.0.1:9"}
+APP_NAMES = ["users", "products", "orders", "frontend"]
+
+
+def any_app(name: str, folder: Path) -> Flask:
+    """Service ``name`` (or the frontend), on a SQLite file in ``folder`` when it has a database."""
+    from frontend import create_app as frontend
+    from orders import create_app as orders
+    from products import create_app as products
+    from users import create_app as users
+
+    settings = dict(APP_SETTINGS)
+    if name != "frontend":
+        settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{folder / 'db.sqlite'}"
+    return {"users": users, "products": products, "orders": orders, "frontend": frontend}[name](settings)

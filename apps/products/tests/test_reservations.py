@@ -214,3 +214,14 @@ def test_the_sweep_leaves_held_and_confirmed_reservations_alone(app, client, sto
         assert expire_due() == 0
     assert store.stock(p["id"]) == 3
     assert store.reservation_status("held") == "reserved" and store.reservation_status("kept") == "confirmed"
+
+
+@pytest.mark.parametrize("spelling", ["/products/%72eservations/{rid}", "/products%2Freservations/{rid}",
+                                      "/products/./reservations/{rid}", "/products//reservations/{rid}",
+                                      "/products/reservations/{rid}%2F..%2F{rid}"])
+def test_a_reservation_spelled_out_of_normal_form_takes_nothing(client, store, make_product, spelling):
+    p = make_product(stock=5)
+    answer = client.put(spelling.format(rid="r1"), json={"items": [{"product_id": p["id"], "quantity": 2}]})
+    assert answer.status_code == 400 and answer.get_json()["error"]["code"] == "path_not_normal"
+    assert store.stock(p["id"]) == 5 and store.reservation_status("r1") is None
+    assert client.get(spelling.format(rid="r1")).status_code == 400
