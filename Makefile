@@ -47,7 +47,7 @@ $(STAMP): requirements-dev.txt apps/common/requirements.txt frontend/requirement
 
 consul: $(CONSUL)
 
-$(CONSUL): meshctl/build-consul.sh
+$(CONSUL): meshctl/build-consul.sh $(wildcard consul-config/patches/*.patch)
 	@bash meshctl/build-consul.sh
 
 # make up does not wait for these two (it builds them in the background); the tests do

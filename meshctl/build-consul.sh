@@ -3,8 +3,9 @@
 #
 # `go install github.com/hashicorp/consul@vX` refuses the module because its go.mod has `replace`
 # lines pointing at its own nested modules (api, sdk, ...), which a module download does not
-# contain. So: download the module, check its licence, drop those replaces (the nested modules then
-# come from the proxy at the versions go.mod requires), build.
+# contain. So: download the module, check its licence, apply the project's patches
+# (consul-config/patches/*.patch, in name order, each saying where it comes from), drop those
+# replaces (the nested modules then come from the proxy at the versions go.mod requires), build.
 set -euo pipefail
 
 # 1.16.4 is the intended version, but the module proxy refuses it ("This module version is not
@@ -13,9 +14,14 @@ VERSION="${CONSUL_VERSION:-1.16.3}"
 source "$(dirname "$0")/gobuild.sh"
 BIN="$(cached_binary consul)"
 MPL="Mozilla Public License, version 2.0"
+PATCHES=("$ROOT"/consul-config/patches/*.patch)
+# what the cached binary was built from: the version and every patch's content
+STAMP="$BIN.built-from"
+built_from="v$VERSION $(cat "${PATCHES[@]}" | sha256sum | cut -c1-16)"
 
-if [[ -x "$BIN" ]] && [[ "$("$BIN" version 2>/dev/null | sed -n 1p)" == "Consul v$VERSION" ]]; then
-  echo "consul: reusing $BIN ($("$BIN" version | sed -n 1p))"
+if [[ -x "$BIN" ]] && [[ "$("$BIN" version 2>/dev/null | sed -n 1p)" == "Consul v$VERSION" ]] \
+   && [[ "$(cat "$STAMP" 2>/dev/null)" == "$built_from" ]]; then
+  echo "consul: reusing $BIN ($("$BIN" version | sed -n 1p), ${#PATCHES[@]} patches)"
   exit 0
 fi
 
@@ -28,6 +34,10 @@ src="$work/src"
 cp -r "$dir" "$src"
 chmod -R u+w "$src"
 cd "$src"
+for patch in "${PATCHES[@]}"; do
+  echo "consul: applying $(basename "$patch")"
+  git apply -p1 "$patch" || { echo "consul: $patch does not apply to v$VERSION" >&2; exit 1; }
+done
 # drop the replace block that points at ./api, ./sdk, ./proto-public, ./envoyextensions, ./troubleshoot
 sed -i '/^replace (/,/^)/d' go.mod
 grep -q '=> \./' go.mod && { echo "consul: go.mod still has local replaces" >&2; exit 1; }
@@ -45,4 +55,5 @@ done
 echo "consul: compiling (CGO off, stripped)"
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/consul" .
 install_binary "$work/consul" "$BIN"
+echo "$built_from" > "$STAMP"
 echo "consul: built $("$BIN" version | sed -n 1p) in $((SECONDS - started))s -> $BIN"

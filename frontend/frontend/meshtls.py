@@ -24,10 +24,23 @@ class Identity:
         """From Consul's answers to ``/v1/agent/connect/ca/roots`` and ``/v1/agent/connect/ca/leaf/<service>``."""
         return cls("".join(root["RootCert"] for root in roots["Roots"]), leaf["CertPEM"], leaf["PrivateKeyPEM"])
 
+    def context(self) -> ssl.SSLContext:
+        """A TLS client context presenting this identity and trusting only the mesh's CA."""
+        # ssl loads a certificate chain only from files
+        with tempfile.TemporaryDirectory() as folder:
+            cert, key = Path(folder) / "cert.pem", Path(folder) / "key.pem"
+            cert.write_text(self.cert_pem)
+            key.write_text(self.key_pem)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False  # mesh certificates name SPIFFE identities, not hosts
+            context.load_verify_locations(cadata=self.ca_pem)
+            context.load_cert_chain(cert, key)
+        return context
+
 
 def request(host: str, port: int, method: str, path: str, identity: Identity, timeout: float = 5) -> dict:
     """``{"status", "body"}`` (the first 300 characters); status None when nothing answered."""
-    connection = http.client.HTTPSConnection(host, port, context=_context(identity), timeout=timeout)
+    connection = http.client.HTTPSConnection(host, port, context=identity.context(), timeout=timeout)
     try:
         connection.request(method, path)
         response = connection.getresponse()
@@ -42,15 +55,3 @@ def allowed(answer: dict) -> bool:
     """Whether the destination's Envoy let the call through; it refuses with 403 ``RBAC: access denied``."""
     return answer["status"] is not None and not (answer["status"] == 403 and "RBAC" in answer["body"])
 
-
-def _context(identity: Identity) -> ssl.SSLContext:
-    # ssl loads a certificate chain only from files
-    with tempfile.TemporaryDirectory() as folder:
-        cert, key = Path(folder) / "cert.pem", Path(folder) / "key.pem"
-        cert.write_text(identity.cert_pem)
-        key.write_text(identity.key_pem)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False  # mesh certificates name SPIFFE identities, not hosts
-        context.load_verify_locations(cadata=identity.ca_pem)
-        context.load_cert_chain(cert, key)
-    return context
