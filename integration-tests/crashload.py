@@ -59,7 +59,7 @@ class Shop:
 
 
 def run(shop: Shop, kill_one, clients: int = 16, seconds: float = 12, kill_every: float = 1.5,
-        idempotent: bool = False, until: threading.Event | None = None) -> dict:
+        idempotent: bool = False, until: threading.Event | None = None, on_failure=None) -> dict:
     """Order for ``seconds`` (or until ``until`` is set, if sooner) from ``clients`` threads while
     ``kill_one()`` SIGKILLs a worker every ``kill_every`` seconds; the answers, the kills, the placed
     ids and the time of the last kill.
@@ -68,7 +68,10 @@ def run(shop: Shop, kill_one, clients: int = 16, seconds: float = 12, kill_every
     sends one, so the mesh may retry it (consul-config/resilience.hcl), and the
     client does what orders asks of it: told the first request with that key is still in progress
     (409, its order pending until orders settles it), it asks again with the same key, and gets the
-    order's final answer. Those second asks are counted in ``asked_again``."""
+    order's final answer. Those second asks are counted in ``asked_again``.
+
+    ``on_failure(outcome, text, seconds)``: called for every answer other than a 201, with how long
+    it took (a test's flight recorder)."""
     user_id, initial = shop.setup(products=4, stock=10_000)
     answers: Counter = Counter()
     placed: list[int] = []
@@ -94,18 +97,21 @@ def run(shop: Shop, kill_one, clients: int = 16, seconds: float = 12, kill_every
     def client():
         with shop._session() as s:
             while not stop.is_set():
+                started, text = time.monotonic(), ""
                 try:
                     r = place(s)
-                    outcome = r.status_code
+                    outcome, text = r.status_code, r.text[:300]
                     with lock:
                         if outcome == 201:
                             placed.append(r.json()["id"])
                         elif len(failures) < 10:
-                            failures.append(f"{outcome} {r.text[:300]}")
+                            failures.append(f"{outcome} {text}")
                 except requests.RequestException as exc:
-                    outcome = type(exc).__name__
+                    outcome, text = type(exc).__name__, str(exc)[:300]
                 with lock:
                     answers[outcome] += 1
+                if outcome != 201 and on_failure:
+                    on_failure(outcome, text, time.monotonic() - started)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for t in threads:

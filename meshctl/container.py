@@ -37,7 +37,8 @@ own in the environment of these steps (``Layout``): a folder per Consul agent in
 ``consul/``, named after its node (``server-1/`` … with copies of the server certificate, which
 names every server; ``node-1/`` … with a client agent certificate of their own), one per instance's
 sidecar (``users-1-sidecar/`` …, every instance of a service holding the service's one token), and
-one per gateway (``ingress-gateway/``: its token and client certificate, like a sidecar's).
+one per gateway instance, one on each node (``ingress-gateway-1/`` …: the gateway's one token and
+each instance's own client certificate, like a sidecar's).
 """
 
 import json
@@ -106,6 +107,12 @@ class Layout:
             return [f"{service}-sidecar"]
         return [f"{service}-{n}-sidecar" for n in range(1, self.instances + 1)]
 
+    def gateway_instances(self, gateway: str) -> list[str]:
+        """The folders of ``gateway``'s instances, one per node like a service's (``ingress-gateway-1`` …)."""
+        if self.instances == 1:
+            return [gateway]
+        return [f"{gateway}-{n}" for n in range(1, self.instances + 1)]
+
 
 def make_secrets() -> int:
     """Every secret, made when missing, into one folder per holder (see the module's docstring)."""
@@ -123,7 +130,8 @@ def make_secrets() -> int:
     renew = secrets.client_ca(consul_bin, clients)
     holders = {"init": (0, "init")} | {agent: (CONSUL_UID, "cli") for agent in layout.agents}
     holders |= {folder: (ENVOY_UID, "client") for name in mesh for folder in layout.sidecars(name)}
-    holders |= {gateway: (ENVOY_UID, "client") for gateway in layout.gateways}
+    holders |= {folder: (ENVOY_UID, "client")
+                for gateway in layout.gateways for folder in layout.gateway_instances(gateway)}
     holders |= {"prometheus": (PROMETHEUS_UID, "client")}  # Consul's API, to find what to scrape
     for folder, (owner, holder) in holders.items():
         into = secrets.private_folder(SECRETS / folder, owner)
@@ -199,7 +207,8 @@ def init() -> int:
         plan = acl.Plan(list(layout.agents), list(mesh), {}, gateways=list(layout.gateways))
         # the first instance's folder keeps the service's secret; the others get copies below
         plan.files = {name: SECRETS / layout.sidecars(name)[0] / "service.token" for name in mesh}
-        plan.files |= {gateway: SECRETS / gateway / "service.token" for gateway in layout.gateways}
+        plan.files |= {gateway: SECRETS / layout.gateway_instances(gateway)[0] / "service.token"
+                       for gateway in layout.gateways}
         plan.files |= {name: init_dir / f"{name}.token" for name in plan.agents()}
         plan.files |= {"observer": init_dir / "observer.token", "frontend-read": SECRETS / "frontend" / "token",
                        "prometheus": SECRETS / "prometheus" / "token"}
@@ -213,6 +222,9 @@ def init() -> int:
         for name in mesh:
             for folder in layout.sidecars(name)[1:]:
                 secrets.write_secret(SECRETS / folder / "service.token", tokens[name] + "\n", ENVOY_UID)
+        for gateway in layout.gateways:
+            for folder in layout.gateway_instances(gateway)[1:]:
+                secrets.write_secret(SECRETS / folder / "service.token", tokens[gateway] + "\n", ENVOY_UID)
     except (ConsulError, OSError, secrets.SecretsError) as err:
         print(f"mesh-init: setting up the ACLs failed: {err}", file=sys.stderr)
         return 1

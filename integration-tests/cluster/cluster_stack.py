@@ -12,13 +12,12 @@ from meshctl.container import GATEWAY_ADMIN_PORT
 
 # not cluster.yml's own project name (shop-cluster): the suite never meets a cluster someone runs
 PROJECT = "shopcluster"
-INGRESS_PORT = 28080
+# each node's ingress gateway, on a host port of the suite's own (cluster.yml: CLUSTER_PORT, CLUSTER_PORT_2)
+INGRESS_PORTS = {"ingress-gateway-1": 28080, "ingress-gateway-2": 28081}
 CONSUL_PORT = 28501
 SUBNET = "10.213.1.0/24"  # not cluster.yml's default either
 PROMETHEUS_PORT = 28090
 JAEGER_PORT = 28686
-INGRESS = f"http://127.0.0.1:{INGRESS_PORT}"
-GATEWAY = "ingress-gateway"
 FILE = "cluster.yml"
 
 
@@ -30,25 +29,49 @@ class Instance:
     sidecar: str  # users-1-sidecar
 
 
-def _layout() -> tuple[tuple[str, ...], tuple[str, ...], tuple[Instance, ...]]:
-    """The servers, the client agents and every instance, as cluster.yml has them."""
+@dataclass(frozen=True)
+class Gateway:
+    name: str  # its Compose service: ingress-gateway-1
+    node: str  # the client agent it registers with: node-1
+
+    @property
+    def url(self) -> str:
+        """Where the suite reaches it on the host."""
+        return f"http://127.0.0.1:{INGRESS_PORTS[self.name]}"
+
+
+def _layout() -> tuple[tuple[str, ...], tuple[str, ...], tuple[Instance, ...], tuple[Gateway, ...]]:
+    """The servers, the client agents, every instance and every gateway, as cluster.yml has them."""
     config = json.loads(dockerstack.compose(FILE, "config", "--format", "json", timeout=60).stdout)
     services = config["services"]
     layout = services["mesh-secrets"]["environment"]
-    instances = tuple(
-        Instance(definition["network_mode"].split(":", 1)[1], definition["environment"]["SERVICE"],
-                 urlsplit(definition["environment"]["CONSUL_HTTP_ADDR"]).hostname, name)
-        for name, definition in sorted(services.items())
-        if definition.get("network_mode", "").startswith("service:"))
-    return tuple(layout["MESH_SERVERS"].split()), tuple(layout["MESH_CLIENT_AGENTS"].split()), instances
+
+    def node(definition: dict) -> str:
+        return urlsplit(definition["environment"]["CONSUL_HTTP_ADDR"]).hostname
+
+    instances = tuple(Instance(definition["network_mode"].split(":", 1)[1], definition["environment"]["SERVICE"],
+                               node(definition), name)
+                      for name, definition in sorted(services.items())
+                      if definition.get("network_mode", "").startswith("service:"))
+    gateways = tuple(Gateway(name, node(definition)) for name, definition in sorted(services.items())
+                     if definition.get("environment", {}).get("GATEWAY"))
+    return tuple(layout["MESH_SERVERS"].split()), tuple(layout["MESH_CLIENT_AGENTS"].split()), instances, gateways
 
 
-SERVERS, NODES, INSTANCES = _layout()
+SERVERS, NODES, INSTANCES, GATEWAYS = _layout()
+GATEWAY_SERVICE = "ingress-gateway"  # what every gateway instance registers as
+# node-1's gateway: the clients' way in, unless a test says otherwise
+GATEWAY = GATEWAYS[0].name
+INGRESS = GATEWAYS[0].url
+
+
+def gateway_on(node: str) -> Gateway:
+    return next(g for g in GATEWAYS if g.node == node)
 
 
 class Cluster(ComposeProject):
     def envoys(self) -> list[str]:
-        return [self.container(i.sidecar) for i in INSTANCES] + [self.container(GATEWAY)]
+        return [self.container(i.sidecar) for i in INSTANCES] + [self.container(g.name) for g in GATEWAYS]
 
     def endpoints_problem(self) -> str:
         short = _short_of_endpoints()
@@ -58,9 +81,11 @@ class Cluster(ComposeProject):
 STACK = Cluster(
     name=PROJECT, file=FILE, url=INGRESS, consul_port=CONSUL_PORT, consul_agent=SERVERS[0],
     data_variable="CLUSTER_DATA_DIR",
-    variables={"CLUSTER_PORT": str(INGRESS_PORT), "CLUSTER_CONSUL_PORT": str(CONSUL_PORT), "CLUSTER_SUBNET": SUBNET,
+    variables={"CLUSTER_PORT": str(INGRESS_PORTS["ingress-gateway-1"]),
+               "CLUSTER_PORT_2": str(INGRESS_PORTS["ingress-gateway-2"]),
+               "CLUSTER_CONSUL_PORT": str(CONSUL_PORT), "CLUSTER_SUBNET": SUBNET,
                "CLUSTER_PROMETHEUS_PORT": str(PROMETHEUS_PORT), "CLUSTER_JAEGER_PORT": str(JAEGER_PORT)},
-    on_failure=("mesh-secrets", "mesh-init", *SERVERS, *NODES, GATEWAY,
+    on_failure=("mesh-secrets", "mesh-init", *SERVERS, *NODES, *(g.name for g in GATEWAYS),
                 *(i.sidecar for i in INSTANCES if i.service == "frontend")),
     settle_timeout=120)
 compose, container, logs, settled = STACK.compose, STACK.container, STACK.logs, STACK.settled
@@ -105,16 +130,16 @@ def host_stats(service: str, admin_port: int, stat: str) -> list[tuple[str, str,
     return rows
 
 
-def ingress_requests() -> dict[str, int]:
-    """{frontend instance's address: requests the ingress sent it}, from the gateway's Envoy."""
+def ingress_requests(gateway: str = GATEWAY) -> dict[str, int]:
+    """{frontend instance's address: requests the gateway sent it}, from the gateway's Envoy."""
     return {host.rsplit(":", 1)[0]: int(value)
-            for upstream, host, value in host_stats(GATEWAY, GATEWAY_ADMIN_PORT, "rq_total") if upstream == "frontend"}
+            for upstream, host, value in host_stats(gateway, GATEWAY_ADMIN_PORT, "rq_total") if upstream == "frontend"}
 
 
 def _short_of_endpoints() -> dict[str, dict[str, int | None]]:
     """{Envoy: what it knows} for each one short of a healthy endpoint per instance of its upstreams."""
     callers = [(i.sidecar, MESH[i.service].admin_port, [u.service for u in MESH[i.service].upstreams])
-               for i in INSTANCES] + [(GATEWAY, GATEWAY_ADMIN_PORT, ["frontend"])]
+               for i in INSTANCES] + [(g.name, GATEWAY_ADMIN_PORT, ["frontend"]) for g in GATEWAYS]
     short = {}
     for name, admin_port, upstreams in callers:
         if not upstreams:

@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 import ordertrace
-from cluster_stack import (GATEWAY, INSTANCES, JAEGER_PORT, MESH, NODES, PROMETHEUS_PORT, SERVERS, address, compose,
-                           container, docker, ingress_requests, instances, session)
+from cluster_stack import (GATEWAY_SERVICE, GATEWAYS, INSTANCES, JAEGER_PORT, MESH, NODES, PROMETHEUS_PORT, SERVERS,
+                           address, compose, container, docker, ingress_requests, instances, session)
 from polling import eventually
 
 
@@ -57,13 +57,14 @@ def test_every_instance_and_its_sidecar_pass_on_their_own_node(consul_client, se
         assert not failing, (name, failing)
 
 
-def test_the_ingress_gateway_is_registered_and_passing(consul_client):
+def test_an_ingress_gateway_is_registered_and_passing_on_every_node(consul_client):
     # `consul connect envoy -register` gives it a TCP check every 10 s, whose first run comes at a
     # random moment within the first 10 s: the gateway serves before Consul calls it passing
-    expected = [("node-1", "ingress-gateway", address(GATEWAY))]
-    eventually("the gateway to pass its check on node-1", lambda: [
+    expected = sorted((g.node, "ingress-gateway", address(g.name)) for g in GATEWAYS)
+    assert [g.node for g in GATEWAYS] == list(NODES)
+    eventually("a gateway to pass its check on every node", lambda: sorted(
         (e["Node"]["Node"], e["Service"]["Kind"], e["Service"]["Address"])
-        for e in consul_client.health.service(GATEWAY, passing=True)[1]] == expected, timeout=30)
+        for e in consul_client.health.service(GATEWAY_SERVICE, passing=True)[1]) == expected, timeout=30)
 
 
 def test_an_order_through_the_ingress(ingress):
@@ -88,16 +89,17 @@ def test_an_order_through_the_ingress(ingress):
         assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
 
 
-def test_the_ingress_spreads_requests_over_both_frontends(ingress):
+@pytest.mark.parametrize("gateway", GATEWAYS, ids=lambda g: g.name)
+def test_each_ingress_gateway_spreads_requests_over_both_frontends(stack, gateway):
     frontends = {address(i.name): i.name for i in instances("frontend")}
-    before = ingress_requests()
+    before = ingress_requests(gateway.name)
     assert set(before) == set(frontends), (before, frontends)
     with session() as http:
         for _ in range(50):
-            assert http.get(f"{ingress}/api/products?limit=1", timeout=30).ok
-    after = ingress_requests()
+            assert http.get(f"{gateway.url}/api/products?limit=1", timeout=30).ok
+    after = ingress_requests(gateway.name)
     reached = {frontends[a]: after[a] - before[a] for a in frontends}
-    print(f"\n50 requests through the ingress reached: {reached}")
+    print(f"\n50 requests through {gateway.name} ({gateway.node}) reached: {reached}")
     assert sum(reached.values()) == 50, reached
     assert all(n >= 10 for n in reached.values()), reached  # round robin: about 25 each
 
@@ -120,13 +122,14 @@ def test_every_instance_container_runs_the_image_of_its_service():
         assert f'"SERVICE={i.service}"' in env, (i.name, env)
 
 
-def test_the_cluster_files_ingress_port_is_the_gateway_config_entrys():
+def test_the_cluster_files_ingress_ports_are_the_gateway_config_entrys():
     import hcl
 
     entry = hcl.loads((MESH["frontend"].file.parents[1] / "config-entries" / "ingress-gateway.hcl").read_text())
     config = json.loads(compose("config", "--format", "json").stdout)
-    published = [p["target"] for p in config["services"][GATEWAY]["ports"]]
-    assert published == [entry["Listeners"][0]["Port"]], (published, entry["Listeners"])
+    for gateway in GATEWAYS:
+        published = [p["target"] for p in config["services"][gateway.name]["ports"]]
+        assert published == [entry["Listeners"][0]["Port"]], (gateway, published, entry["Listeners"])
 
 
 def test_prometheus_scrapes_every_instance_and_envoy_on_both_nodes(stack):

@@ -20,7 +20,7 @@ import pytest
 
 import crashload
 from entries import put_entry, with_source_denied
-from cluster_stack import (GATEWAY, INGRESS, MESH, container, docker, envoy, healthy_endpoints, instances, session,
+from cluster_stack import (GATEWAYS, INGRESS, MESH, container, docker, envoy, healthy_endpoints, instances, session,
                            settled)
 from meshctl.container import GATEWAY_ADMIN_PORT
 from polling import eventually
@@ -45,7 +45,7 @@ CASES = [
 def callers(relay: str) -> list[tuple[str, int]]:
     """The Envoys that route to ``relay``: (container's service, admin port)."""
     if relay == "frontend":
-        return [(GATEWAY, GATEWAY_ADMIN_PORT)]
+        return [(g.name, GATEWAY_ADMIN_PORT) for g in GATEWAYS]
     return [(i.sidecar, MESH[i.service].admin_port) for name, service in MESH.items()
             if relay in [u.service for u in service.upstreams] for i in instances(name)]
 

@@ -7,7 +7,7 @@ which the container suite makes too.)"""
 import pytest
 
 import dockerstack
-from cluster_stack import GATEWAY, INSTANCES, MESH, NODES, SERVERS, STACK, container, docker, instances
+from cluster_stack import GATEWAY_SERVICE, GATEWAYS, INSTANCES, MESH, NODES, SERVERS, STACK, container, docker, instances
 
 SERVICES = tuple(MESH)
 # one app container per service, on alternating nodes
@@ -40,4 +40,7 @@ def test_each_service_token_has_its_identity_only_and_cannot_write_intentions(co
 
 
 def test_the_gateways_token_is_its_own_identity_and_writes_no_intention(consul_http):
-    dockerstack.assert_token_has_its_identity_only(consul_http, STACK, GATEWAY, GATEWAY, "frontend")
+    for gateway in GATEWAYS:  # one token, shared by the gateway on every node
+        dockerstack.assert_token_has_its_identity_only(consul_http, STACK, gateway.name, GATEWAY_SERVICE, "frontend")
+    assert len({docker("exec", container(g.name), "cat", "/consul/secrets/service.token").stdout
+                for g in GATEWAYS}) == 1

@@ -39,6 +39,7 @@ def test_the_default_layout_is_services_yml(monkeypatch):
     layout = Layout.from_env()
     assert layout.agents == ("consul",) and layout.gateways == ()
     assert layout.sidecars("users") == ["users-sidecar"]
+    assert layout.gateway_instances("ingress-gateway") == ["ingress-gateway"]
 
 
 def test_the_cluster_layout_names_a_folder_per_agent_and_instance(monkeypatch):
@@ -50,6 +51,8 @@ def test_the_cluster_layout_names_a_folder_per_agent_and_instance(monkeypatch):
     assert layout.agents == ("server-1", "server-2", "server-3", "node-1", "node-2")
     assert layout.sidecars("users") == ["users-1-sidecar", "users-2-sidecar"]
     assert layout.gateways == ("ingress-gateway",)
+    # a gateway on every node, as every service has an instance on every node
+    assert layout.gateway_instances("ingress-gateway") == ["ingress-gateway-1", "ingress-gateway-2"]
 
 
 def test_a_client_agents_tls_settings_name_its_own_certificate(tmp_path):
