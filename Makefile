@@ -15,7 +15,8 @@ JAEGER := .cache/jaeger/jaeger
 # picked up by the wildcard)
 LOCAL_PACKAGES := . $(dir $(wildcard apps/*/pyproject.toml)) frontend
 # each row of make bench, in seconds (make bench BENCH_SECONDS=3); BENCH_ARGS=--short for 3 s rows,
-# BENCH_ARGS=--containers for the mesh in containers (COMPOSE_PROJECT_NAME, FRONTEND_PORT)
+# BENCH_ARGS=--containers for the mesh in containers (COMPOSE_PROJECT_NAME, FRONTEND_PORT),
+# BENCH_ARGS=--cluster for cluster.yml's (COMPOSE_PROJECT_NAME, CLUSTER_PORT, CLUSTER_PORT_2)
 BENCH_SECONDS ?= 10
 BENCH_ARGS ?=
 
@@ -29,6 +30,7 @@ help:
 	@echo "make plan     what make up starts, derived from consul-config/services (ports, upstreams, commands)"
 	@echo "make bench    wrk against the running mesh: GET direct vs through the mesh, orders/s, CPU and memory (volumes/bench/)"
 	@echo "              make bench BENCH_ARGS=--containers: the same against the mesh in containers (docker compose)"
+	@echo "              make bench BENCH_ARGS=--cluster: orders/s through cluster.yml's ingress gateways, CPU and memory per container"
 	@echo "make test     unit tests (SQLite, and PostgreSQL when TEST_POSTGRES_URL answers) + the mesh suite"
 	@echo "              + the container and cluster suites when a Docker engine answers"
 	@echo "make images   build local stand-ins for the base images (no registry needed) and write .env"
@@ -117,8 +119,8 @@ integration-cluster: venv consul
 screenshots: venv consul
 	@UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests/test_browser.py
 
-# against the mesh make up started, or with BENCH_ARGS=--containers the Compose stack (it says so
-# when none runs); wrk is installed when missing
+# against the mesh make up started, or with BENCH_ARGS=--containers or --cluster the Compose stack (it
+# says so when none runs); wrk is installed when missing
 bench: venv
 	@bash meshctl/bench/need-wrk.sh
 	@$(PY) -m meshctl.bench --seconds $(BENCH_SECONDS) $(BENCH_ARGS)

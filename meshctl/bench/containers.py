@@ -5,13 +5,15 @@ CPU and memory come from each container's cgroup files, found through its main p
 ``/proc/<pid>/cgroup`` (so any cgroup driver or parent works): cgroup v2's ``cpu.stat`` and
 ``memory.current`` where the v2 hierarchy has them, else cgroup v1's ``cpuacct`` and ``memory``
 (a hybrid host mixes the two). Where no cgroup file can be read (an engine on another machine or in
-a VM) ``docker stats`` stands in, and its CPU figures are estimates.
+a VM) ``docker stats`` stands in, and its CPU figures are estimates. The cluster (``cluster.py``)
+is sampled the same way, container by container.
 """
 
 import os
 import re
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -41,8 +43,8 @@ def frontend_url(port: int) -> str:
     return f"http://127.0.0.1:{os.environ.get('FRONTEND_PORT') or port}"
 
 
-def up_command(name: str) -> str:
-    return f"docker compose -p {name} -f services.yml up --build -d"
+def up_command(name: str, file: str = "services.yml") -> str:
+    return f"docker compose -p {name} -f {file} up --build -d --wait"
 
 
 def components(services: list[str]) -> tuple[list[str], list[str]]:
@@ -79,17 +81,17 @@ def running(name: str) -> dict[str, str]:
     return dict(line.split() for line in out.splitlines() if line.strip())
 
 
-def measured(name: str, services: list[str]) -> tuple[dict[str, str], str | None]:
-    """The containers to sample (Compose service -> id), or what of them is not running."""
+def measured(name: str, required: Sequence[str], optional: Sequence[str] = ()) -> tuple[dict[str, str], str | None]:
+    """The containers to sample (Compose service -> id), or what of them is not running: every
+    ``required`` one, and each ``optional`` one that runs."""
     ids = running(name)
     if not ids:
-        # the frontend answered, so some stack runs: most likely another project's
+        # the way in answered, so some stack runs: most likely another project's
         return {}, f"no container of Compose project {name} runs; is COMPOSE_PROJECT_NAME right?"
-    required, optional = components(services)
     missing = [component for component in required if component not in ids]
     if missing:
         return {}, f"{', '.join(missing)} not running in project {name}"
-    return {component: ids[component] for component in required + optional if component in ids}, None
+    return {component: ids[component] for component in [*required, *optional] if component in ids}, None
 
 
 def cgroup_paths(text: str) -> dict[str, str]:

@@ -1,10 +1,22 @@
 -- Counts answers by HTTP status in every wrk thread and, when the run ends, prints one line the
 -- bench reads: "BENCH-JSON {...}" with requests, errors, statuses and latency percentiles (µs).
 -- A script that also sets request() loads this one first (see orders.lua).
+-- BENCH_ADDRESSES ("host:port,host:port", from wrk.py): thread i connects to the (i mod n)-th, so the
+-- connections spread over several ways in to the same shop (the cluster's ingress gateways).
 
 local threads = {}
+local addresses = nil
 
 function setup(thread)
+  if addresses == nil then  -- setup runs in wrk's main Lua state only: looked up once, there
+    addresses = {}
+    for host, port in (os.getenv("BENCH_ADDRESSES") or ""):gmatch("([^,]+):(%d+)") do
+      table.insert(addresses, wrk.lookup(host, port)[1])
+    end
+  end
+  if #addresses > 0 then
+    thread.addr = addresses[#threads % #addresses + 1]
+  end
   thread:set("index", #threads)  -- each thread's number, for scripts that spread their requests
   table.insert(threads, thread)
 end

@@ -30,9 +30,19 @@ def containers(result: dict) -> bool:
     return result.get("mode") == "containers"
 
 
+def cluster(result: dict) -> bool:
+    return result.get("mode") == "cluster"
+
+
+# what the title says of where the mesh ran, by mode
+WHERE = {"local": "", "containers": " in containers", "cluster": " in the cluster"}
+
+
 def get_sides(result: dict) -> tuple[str, ...]:
     """The GET rows' sides: direct and through the mesh; in containers, where no app but the
-    frontend is reachable, through the frontend only."""
+    frontend is reachable, through the frontend only; in the cluster none (no GET rows)."""
+    if cluster(result):
+        return ()
     return ("frontend",) if containers(result) else ("direct", "mesh")
 
 
@@ -74,29 +84,87 @@ def _get_lines(result: dict) -> list[str]:
     return lines
 
 
+def _order_lines(result: dict) -> list[str]:
+    """The orders rows, with the stock check; in the cluster, with how many clients took each gateway."""
+    if cluster(result):
+        ways_in = ", ".join(f"{name} on {gateway['node']} ({gateway['url']})"
+                            for name, gateway in result["gateways"].items())
+        lines = ["Orders placed end to end through the ingress: POST /api/orders (gateway -> frontend -> orders",
+                 "-> users, products; each an instance on either node), 1 unit each, spread over fresh products;",
+                 "a fresh user per row. The clients take the gateways in turn, a wrk thread each (clients: how",
+                 f"many went to each): {ways_in}"]
+    else:
+        lines = [f"Orders placed end to end: POST {result['urls']['orders']} (frontend -> orders -> users, products),",
+                 "1 unit each, spread over fresh products; a fresh user per row"]
+
+    def clients(text: str) -> str:
+        """The cluster's column of each gateway's clients."""
+        return f"| {text:>9} " if cluster(result) else ""
+
+    lines.append(f"{'conc':>5} | {'orders/s':>8} {'p50':>8} {'p99':>8} | {'units taken':>11}  {'units in orders':>15}  "
+                 f"{'stock':>8} {clients('clients')}| errors")
+    for row in result["orders"]:
+        stock = row.get("stock") or {}
+        check = "OK" if stock.get("ok") else "MISMATCH" if "units_taken" in stock else "-"
+        failed = f"; stock check failed: {stock['error']}" if "error" in stock else ""
+        lines.append(f"{row['concurrency']:>5} | {_rps(row):>8} {_ms(row, 'p50'):>8} {_ms(row, 'p99'):>8} "
+                     f"| {stock.get('units_taken', '-'):>11}  {stock.get('units_in_orders', '-'):>15}  {check:>8} "
+                     f"{clients('+'.join(map(str, row.get('clients', {}).values())) or '-')}| {_errors(row)}{failed}")
+    return lines
+
+
+ALL = "all containers"
+
+
+def _sums(used: dict) -> dict:
+    """Every container's CPU per 1,000 and peak memory added up; each container's peak is its own
+    moment's, so their sum is an upper bound of the cluster's."""
+    sums = {}
+    for key in ("cpu_s_per_1k", "peak_mib"):
+        values = [figures[key] for figures in used.values() if figures.get(key) is not None]
+        sums[key] = sum(values) if values else None
+    return sums
+
+
+def _container_lines(result: dict) -> list[str]:
+    """The cluster's CPU and memory: too many containers for a column each, so a line per container
+    (and one of their sums) and a column per orders row."""
+    rows = []
+    for row in result["orders"]:
+        used = row.get("resources") or {}
+        rows.append((f"c={row['concurrency']}", used | {ALL: _sums(used)}))
+    width = max(len(name) for name in [*result["containers"], ALL])
+    span = 9 * len(rows)
+    labels = "".join(f"{label:>9}" for label, _ in rows)
+    lines = ["", f"CPU and memory per container, from {result['resource_source']}",
+             "(peak memory: the highest sampled cgroup usage less inactive file cache, as docker stats counts it;",
+             f"{ALL!r} adds up each container's own peak, an upper bound)",
+             f"{'':<{width}} | {'CPU s per 1,000 orders':>{span}} | {'peak MiB':>{span}}",
+             f"{'container':<{width}} | {labels} | {labels}"]
+    for name in [*result["containers"], ALL]:
+        cpu = "".join(f"{_cell(used, name, 'cpu_s_per_1k', '{:.3f}'):>9}" for _, used in rows)
+        memory = "".join(f"{_cell(used, name, 'peak_mib', '{:.0f}'):>9}" for _, used in rows)
+        lines.append(f"{name:<{width}} | {cpu} | {memory}")
+    return lines
+
+
 def table(result: dict) -> str:
-    urls = result["urls"]
     load = " ".join(f"{x:.2f}" for x in result["load_average"])
-    where = f" in containers (Compose project {result['project']})" if containers(result) else ""
+    where = WHERE[result.get("mode", "local")]
+    if "project" in result:
+        where += f" (Compose project {result['project']})"
     lines = [
         f"Shop mesh benchmark{where}, {result['date']}: {result['cores']} cores, Python {result['python']}, "
         f"wrk {result['wrk']}, {result['seconds_per_row']} s per row",
         f"Load average before: {load}; wrk runs on the same cores as the mesh.",
         "req/s and orders/s count 2xx answers; latencies in ms (wrk's, corrected for coordinated omission).",
         "",
-        *_get_lines(result),
-        "",
-        f"Orders placed end to end: POST {urls['orders']} (frontend -> orders -> users, products),",
-        "1 unit each, spread over fresh products; a fresh user per row",
-        f"{'conc':>5} | {'orders/s':>8} {'p50':>8} {'p99':>8} | {'units taken':>11}  {'units in orders':>15}  {'stock':>8} "
-        "| errors",
     ]
-    for row in result["orders"]:
-        stock = row.get("stock") or {}
-        check = "OK" if stock.get("ok") else "MISMATCH" if "units_taken" in stock else "-"
-        lines.append(f"{row['concurrency']:>5} | {_rps(row):>8} {_ms(row, 'p50'):>8} {_ms(row, 'p99'):>8} "
-                     f"| {stock.get('units_taken', '-'):>11}  {stock.get('units_in_orders', '-'):>15}  {check:>8} "
-                     f"| {_errors(row)}" + (f"; stock check failed: {stock['error']}" if "error" in stock else ""))
+    if result["get"]:
+        lines += [*_get_lines(result), ""]
+    lines += _order_lines(result)
+    if cluster(result):
+        return "\n".join(line.rstrip() for line in lines + _container_lines(result))
 
     runs = _measured(result)
     width = max(len(label) for label, _ in runs)
@@ -130,18 +198,59 @@ def _value(run: dict, *path: str) -> float:
 
 
 def chart(result: dict, path: Path) -> None:
-    """Throughput (top) and p99 latency (bottom): GET direct against mesh, and orders per concurrency."""
+    """Throughput (top) and p99 latency (bottom): GET direct against mesh, and orders per concurrency;
+    in the cluster, orders and where their CPU goes, container by container."""
     import matplotlib
 
     matplotlib.use("Agg")  # a file, never a window: runs where no display is
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
-    get, orders = result["get"], result["orders"]
+    orders = result["orders"]
+    mosaic = ([["orders", "cpu"], ["orders p99", "cpu"]] if cluster(result)
+              else [["get", "orders"], ["get p99", "orders p99"]])
+    fig, axes = plt.subplot_mosaic(mosaic, figsize=(11, 7.5))
+    if cluster(result):
+        _cpu_chart(result, axes["cpu"])
+    else:
+        _get_charts(result, axes["get"], axes["get p99"])
+    placed = f"Orders placed per second{' through the ingress' if cluster(result) else ''}, end to end"
+    spots = range(len(orders))
+    for ax, measure, unit, title in ((axes["orders"], ("rps",), "orders/s", placed),
+                                     (axes["orders p99"], ("latency_ms", "p99"), "p99 ms", "Orders: p99 latency")):
+        bars = ax.bar(list(spots), [_value(row, *measure) for row in orders], 0.5, color="tab:green")
+        ax.bar_label(bars, fmt="%.1f" if unit == "orders/s" else "%.0f", fontsize=8)
+        ax.set_xticks(list(spots), [f"c={row['concurrency']}" for row in orders])
+        ax.set_ylabel(unit)
+        ax.set_title(title)
+    fig.suptitle(f"Shop mesh benchmark{WHERE[result.get('mode', 'local')]}, {result['date']}: {result['cores']} cores, "
+                 f"wrk {result['wrk']}, {result['seconds_per_row']} s per row")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _cpu_chart(result: dict, ax) -> None:
+    """CPU seconds per 1,000 orders, a line per container (top down, as in the table), a bar per orders row."""
+    names, orders = result["containers"], result["orders"]
+    bar = 0.8 / max(len(orders), 1)
+    for n, row in enumerate(orders):
+        used = row.get("resources") or {}
+        ax.barh([i + (n - (len(orders) - 1) / 2) * bar for i in range(len(names))],
+                [_value(used.get(name) or {}, "cpu_s_per_1k") for name in names], bar, label=f"c={row['concurrency']}")
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("CPU seconds per 1,000 orders")
+    ax.set_title("Where an order's CPU goes, per container")
+    ax.legend()
+
+
+def _get_charts(result: dict, throughput, latency) -> None:
+    """The GET rows' two charts, a bar per side: direct against mesh, or through the frontend."""
+    get = result["get"]
     spots = range(len(get))
     sides = get_sides(result)
     bar = 0.8 / len(sides)
-    for ax, measure, unit in ((axes[0][0], ("rps",), "requests/s"), (axes[1][0], ("latency_ms", "p99"), "p99 ms")):
+    for ax, measure, unit in ((throughput, ("rps",), "requests/s"), (latency, ("latency_ms", "p99"), "p99 ms")):
         for n, (side, colour) in enumerate(zip(sides, ("tab:blue", "tab:orange"))):
             offset = (n - (len(sides) - 1) / 2) * bar
             bars = ax.bar([i + offset for i in spots], [_value(row[side], *measure) for row in get], bar,
@@ -152,20 +261,5 @@ def chart(result: dict, path: Path) -> None:
         ax.legend()
     url, what = (("/api/products/<id>", "through the frontend") if containers(result)
                  else ("/products/<id>", "direct vs through the mesh"))
-    axes[0][0].set_title(f"GET {url}: {what}")
-    axes[1][0].set_title(f"GET {url}: p99 latency")
-
-    spots = range(len(orders))
-    for ax, measure, unit, title in ((axes[0][1], ("rps",), "orders/s", "Orders placed per second, end to end"),
-                                     (axes[1][1], ("latency_ms", "p99"), "p99 ms", "Orders: p99 latency")):
-        bars = ax.bar(list(spots), [_value(row, *measure) for row in orders], 0.5, color="tab:green")
-        ax.bar_label(bars, fmt="%.1f" if unit == "orders/s" else "%.0f", fontsize=8)
-        ax.set_xticks(list(spots), [f"c={row['concurrency']}" for row in orders])
-        ax.set_ylabel(unit)
-        ax.set_title(title)
-    where = " in containers" if containers(result) else ""
-    fig.suptitle(f"Shop mesh benchmark{where}, {result['date']}: {result['cores']} cores, wrk {result['wrk']}, "
-                 f"{result['seconds_per_row']} s per row")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    throughput.set_title(f"GET {url}: {what}")
+    latency.set_title(f"GET {url}: p99 latency")

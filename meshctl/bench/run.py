@@ -1,5 +1,6 @@
 """``python -m meshctl.bench``: the running local mesh (``make up``) under wrk, or with
-``--containers`` the mesh in containers (``services.yml``).
+``--containers`` the mesh in containers (``services.yml``), or with ``--cluster`` the mesh at scale
+(``cluster.yml``).
 
 Two kinds of row, each at several concurrencies, every row ``--seconds`` long:
 
@@ -10,11 +11,15 @@ Two kinds of row, each at several concurrencies, every row ``--seconds`` long:
 - orders placed end to end through the frontend, with a stock check afterwards: units taken from
   stock must equal units in the confirmed orders.
 
+The cluster has orders rows only, through its ingress gateways (the one way in from the host, so no
+GET compares with anything): wrk's connections spread over the gateways, a thread each in turn.
+
 During each row every app's and Envoy's CPU time and memory are sampled: from /proc, or in
 containers from each container's cgroup. The result is printed as a table and written to
 ``volumes/bench/`` as JSON and a chart. Every address comes from the service definitions
-(``meshctl.topology``), as ``make up`` starts them, and in containers from services.yml's
-variables (``COMPOSE_PROJECT_NAME``, ``FRONTEND_PORT``).
+(``meshctl.topology``), as ``make up`` starts them, in containers from services.yml's variables
+(``COMPOSE_PROJECT_NAME``, ``FRONTEND_PORT``), and in the cluster from cluster.yml as Compose reads
+it with its variables (``COMPOSE_PROJECT_NAME``, ``CLUSTER_PORT``, ``CLUSTER_PORT_2``).
 """
 
 import argparse
@@ -24,13 +29,14 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
 from meshctl import local
-from meshctl.bench import containers, report, wrk
+from meshctl.bench import cluster, containers, report, wrk
 from meshctl.bench.procstats import Sampler
 from meshctl.bench.shop import SetupError, Shop
 
@@ -97,7 +103,8 @@ def get_rows(args, targets: dict[str, str], shop: Shop, sampler) -> list[dict]:
     return rows
 
 
-def order_rows(args, frontend: str, shop: Shop, sampler) -> list[dict]:
+def order_rows(args, target: "Target") -> list[dict]:
+    shop, ways_in = target.shop, tuple(target.ways_in.values())
     rows = []
     for c in args.order_concurrency:
         # a fresh user per row: that user's orders are exactly this row's orders
@@ -107,9 +114,11 @@ def order_rows(args, frontend: str, shop: Shop, sampler) -> list[dict]:
             rows.append({"concurrency": c, "error": str(err)})
             continue
         row = {"concurrency": c, "user_id": user, "product_ids": products}
+        if ways_in:
+            row["clients"] = dict(zip(target.ways_in, wrk.spread(c, len(ways_in))))
         row |= measure(f"orders c={c}", args.seconds,
-                       lambda: wrk.run(frontend, args.seconds, c, wrk.ORDERS,
-                                       (user, ",".join(map(str, products)))), sampler)
+                       lambda: wrk.run(target.frontend, args.seconds, c, wrk.ORDERS,
+                                       (user, ",".join(map(str, products))), ways_in), target.sampler)
         try:
             row["stock"] = shop.stock_check(user, products, STOCK)
         except SetupError as err:
@@ -135,9 +144,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--short", action="store_true", help=f"{SHORT_SECONDS} s rows, for CI (overrides --seconds)")
     parser.add_argument("--get-concurrency", type=concurrencies, default=GET_CONCURRENCY, metavar="1,8,32")
     parser.add_argument("--order-concurrency", type=concurrencies, default=ORDER_CONCURRENCY, metavar="1,16,64")
-    parser.add_argument("--containers", action="store_true",
-                        help="the mesh in containers instead: Compose project $COMPOSE_PROJECT_NAME (default "
-                             f"{containers.DEFAULT_PROJECT}), frontend on 127.0.0.1:$FRONTEND_PORT")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--containers", dest="mode", action="store_const", const="containers",
+                       help="the mesh in containers instead: Compose project $COMPOSE_PROJECT_NAME (default "
+                            f"{containers.DEFAULT_PROJECT}), frontend on 127.0.0.1:$FRONTEND_PORT")
+    where.add_argument("--cluster", dest="mode", action="store_const", const="cluster",
+                       help=f"the mesh at scale instead ({cluster.FILE}, Compose project $COMPOSE_PROJECT_NAME, "
+                            "else its name:): orders through its ingress gateways, on the host ports it publishes "
+                            "($CLUSTER_PORT, $CLUSTER_PORT_2)")
+    parser.set_defaults(mode="local")
     parser.add_argument("--out", type=Path, default=local.VOLUMES / "bench",
                         help="where the JSON and the chart go (default: volumes/bench)")
     args = parser.parse_args(argv)
@@ -155,8 +170,10 @@ class Target:
     about: dict  # what the JSON says of it: mode, services, URLs
     frontend: str
     shop: Shop
-    get: dict[str, str]  # each side of the GET rows and its URL, to which a product's id is added
+    get: dict[str, str]  # each side of the GET rows and its URL, to which a product's id is added; {}: no GET rows
     sampler: Callable  # makes a fresh sampler of CPU and memory for each row
+    # the ways in that the orders' connections spread over, by name, each with its URL; {}: the frontend alone
+    ways_in: dict[str, str] = field(default_factory=dict)
 
 
 def local_mesh(mesh) -> Target | None:
@@ -179,6 +196,21 @@ def local_mesh(mesh) -> Target | None:
     )
 
 
+def sampled(what: str, project: str, start: str, required: Sequence[str], optional: Sequence[str] = ()):
+    """What the JSON says of a Compose project's sampled containers, and how to make a sampler of
+    them; None (having said why) when a ``required`` one is not running."""
+    try:
+        ids, missing = containers.measured(project, required, optional)
+    except containers.DockerError as err:
+        missing = str(err)
+    if missing:
+        print(f"{what} is not complete ({missing}): {start}", file=sys.stderr)
+        return None
+    read, source, interval = containers.reader(ids)
+    return ({"project": project, "containers": list(ids), "resource_source": source},
+            lambda: containers.ContainerSampler(read, list(ids), interval))
+
+
 def container_mesh(mesh) -> Target | None:
     """How to bench the mesh in containers, or None (having said why) when it is not running."""
     project, frontend = containers.project(), containers.frontend_url(mesh["frontend"].port)
@@ -187,31 +219,59 @@ def container_mesh(mesh) -> Target | None:
         print(f"the mesh in containers is not running (the frontend does not answer at {frontend}): {start}",
               file=sys.stderr)
         return None
-    try:
-        ids, missing = containers.measured(project, list(mesh))
-    except containers.DockerError as err:
-        missing = str(err)
-    if missing:
-        print(f"the mesh in containers is not complete ({missing}): {start}", file=sys.stderr)
+    # the databases' containers are sampled too, for the JSON
+    found = sampled("the mesh in containers", project, start, *containers.components(list(mesh)))
+    if found is None:
         return None
-    read, source, interval = containers.reader(ids)
+    sampling, sampler = found
     return Target(
-        # the databases' containers are sampled too, for the JSON
-        about={"mode": "containers", "project": project, "services": list(mesh), "containers": list(ids),
-               "resource_source": source,
+        about={"mode": "containers", **sampling, "services": list(mesh),
                "urls": {"frontend": f"{frontend}/api/products", "orders": f"{frontend}/api/orders"}},
         frontend=frontend,
         # the stock check reads products and orders through the frontend, the one way in
         shop=Shop(frontend, f"{frontend}/api", frontend),
         get={"frontend": f"{frontend}/api/products"},
-        sampler=lambda: containers.ContainerSampler(read, list(ids), interval),
+        sampler=sampler,
     )
+
+
+def cluster_mesh(mesh) -> Target | None:
+    """How to bench the mesh at scale, or None (having said why) when it is not running."""
+    try:
+        layout = cluster.layout(cluster.config(), cluster.listener_ports(), list(mesh))
+    except (containers.DockerError, cluster.LayoutError, KeyError, ValueError) as err:
+        print(f"cannot tell where the cluster is from {cluster.FILE}: {err}", file=sys.stderr)
+        return None
+    start = f"start it with `{containers.up_command(layout.project, cluster.FILE)}`"
+    silent = [f"{gateway.name} does not answer at {gateway.url}" for gateway in layout.gateways
+              if not containers.answers(f"{gateway.url}{mesh['frontend'].health_path}")]
+    if silent:
+        print(f"the cluster is not running ({'; '.join(silent)}): {start}", file=sys.stderr)
+        return None
+    found = sampled("the cluster", layout.project, start, layout.containers)
+    if found is None:
+        return None
+    (sampling, sampler), way_in = found, layout.gateways[0].url
+    return Target(
+        about={"mode": "cluster", **sampling, "services": list(mesh),
+               "gateways": {gateway.name: {"node": gateway.node, "url": gateway.url} for gateway in layout.gateways},
+               "urls": {"orders": f"{way_in}/api/orders"}},
+        frontend=way_in,
+        # every gateway leads to the same frontends: the stock check reads through the first
+        shop=Shop(way_in, f"{way_in}/api", way_in),
+        get={},
+        sampler=sampler,
+        ways_in={gateway.name: gateway.url for gateway in layout.gateways},
+    )
+
+
+TARGETS = {"local": local_mesh, "containers": container_mesh, "cluster": cluster_mesh}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     mesh = local.services()
-    target = container_mesh(mesh) if args.containers else local_mesh(mesh)
+    target = TARGETS[args.mode](mesh)
     if target is None:
         return 1
     if not wrk.installed():
@@ -230,14 +290,17 @@ def main(argv: list[str] | None = None) -> int:
     }
     say(f"bench ({result['mode']}): {result['cores']} cores, Python {result['python']}, wrk {result['wrk']}, "
         f"{args.seconds} s per row")
-    result["get"] = get_rows(args, target.get, target.shop, target.sampler)
-    result["orders"] = order_rows(args, target.frontend, target.shop, target.sampler)
+    if len(target.ways_in) > 1:
+        say(f"orders' clients spread over {len(target.ways_in)} ways in, by wrk thread in turn: "
+            + ", ".join(f"{name} ({url})" for name, url in target.ways_in.items()))
+    result["get"] = get_rows(args, target.get, target.shop, target.sampler) if target.get else []
+    result["orders"] = order_rows(args, target)
     result["took_s"] = round(time.monotonic() - started, 1)
 
     args.out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result, indent=2) + "\n"
-    # a containers run keeps its own latest files, beside the local mesh's
-    tag = "-containers" if args.containers else ""
+    # a containers or cluster run keeps its own latest files, beside the local mesh's
+    tag = "" if args.mode == "local" else f"-{args.mode}"
     stamped = args.out / f"bench{tag}-{now.strftime('%Y%m%d-%H%M%S')}.json"
     latest, png = args.out / f"latest{tag}.json", args.out / f"latest{tag}.png"
     for path in (stamped, latest):

@@ -5,10 +5,12 @@ so nothing here parses wrk's human-readable summary.
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
 COUNT = HERE / "count.lua"  # counts answers by status: enough for a plain GET
@@ -34,15 +36,37 @@ def version() -> str:
     return found.group(1) if found else out.strip().splitlines()[0]
 
 
-def run(url: str, seconds: int, connections: int, script: Path = COUNT, args: tuple = ()) -> dict:
-    """``connections`` keep-alive connections for ``seconds``; the answer counts and latencies."""
-    # the mesh runs on the same cores as wrk: two threads at most leave it the rest
-    threads = min(2, connections)
-    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={TIMEOUT}",
-            "-s", str(script), url]
+def threads(connections: int, ways: int = 1) -> int:
+    """wrk's threads for a run: the mesh runs on the same cores as wrk, so two at most leave it the
+    rest, unless the connections are spread over more ``ways`` in than that (a thread each)."""
+    return min(max(2, ways), connections)
+
+
+def spread(connections: int, ways: int) -> list[int]:
+    """How many of ``connections`` each of ``ways`` in gets: wrk gives each thread ``connections //
+    threads`` of them (so a remainder is never opened) and count.lua sends thread i to way i mod ways."""
+    count = threads(connections, ways)
+    shares = [0] * ways
+    for thread in range(count):
+        shares[thread % ways] += connections // count
+    return shares
+
+
+def run(url: str, seconds: int, connections: int, script: Path = COUNT, args: tuple = (),
+        ways_in: tuple[str, ...] = ()) -> dict:
+    """``connections`` keep-alive connections for ``seconds``; the answer counts and latencies.
+
+    ``ways_in`` (URLs of the same shop as ``url``, which may be one of them): the connections are
+    spread over them by thread (``spread``), and the requests still name ``url``'s host.
+    """
+    argv = ["wrk", f"-t{threads(connections, len(ways_in))}", f"-c{connections}", f"-d{seconds}s",
+            f"--timeout={TIMEOUT}", "-s", str(script), url]
     if args:
         argv += ["--", *map(str, args)]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    # one wrk for every way in, so its latency percentiles are over all the requests
+    addresses = ",".join(urlsplit(way_in).netloc for way_in in ways_in)
+    env = os.environ | {"BENCH_ADDRESSES": addresses} if ways_in else None
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, env=env)
     for line in done.stdout.splitlines():
         if line.startswith(MARKER):
             return summary(json.loads(line[len(MARKER):]))

@@ -1,7 +1,9 @@
-"""make bench's parts that need no mesh: wrk's numbers, the /proc and cgroup samplers, the table and
-the chart."""
+"""make bench's parts that need no mesh: wrk's numbers, the /proc and cgroup samplers, the cluster's
+layout as Compose reads it, the table and the chart."""
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -9,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from meshctl.bench import containers, report, wrk
+from meshctl import local
+from meshctl.bench import cluster, containers, report, run, wrk
 from meshctl.bench.containers import MIB
 from meshctl.bench.procstats import Sampler
 
@@ -222,3 +225,166 @@ def test_bench_in_containers_says_plainly_when_the_frontend_does_not_answer(tmp_
     assert f"the frontend does not answer at http://127.0.0.1:{port}" in done.stderr
     assert "docker compose -p nosuchshop -f services.yml up --build -d" in done.stderr
     assert not (tmp_path / "bench").exists()
+
+
+# --cluster: cluster.yml as Compose reads it, cut to what the bench reads of it
+
+
+def _service_on(node: str, **environment: str) -> dict:
+    return {"environment": {"CONSUL_HTTP_ADDR": f"https://{node}:8501", **environment}}
+
+
+def _cluster_config(*gateways: str) -> dict:
+    once = {"mesh-init": {"condition": "service_completed_successfully"}}
+    services = {
+        "mesh-secrets": {"environment": {"MESH_GATEWAYS": "ingress-gateway"}, "network_mode": "none"},
+        "mesh-init": {"depends_on": {"mesh-secrets": {"condition": "service_completed_successfully"}}},
+        "server-1": {"ports": [{"host_ip": "127.0.0.1", "target": 8501, "published": "38501"}]},
+        "node-1": {}, "node-2": {}, "db_users": {}, "db_orders": {}, "jaeger": {},
+        "orders-1": {}, "orders-2": {}, "users-1": {}, "users-2": {},
+        "prometheus": {"depends_on": once},
+    }
+    for service in ("users", "orders"):
+        for n in (1, 2):
+            services[f"{service}-{n}-sidecar"] = {**_service_on(f"node-{n}", SERVICE=service),
+                                                  "network_mode": f"service:{service}-{n}", "depends_on": once}
+    for name in gateways:
+        n = name.rsplit("-", 1)[1] if name[-1].isdigit() else "1"
+        services[name] = {**_service_on(f"node-{n}", SERVICE="ingress-gateway", GATEWAY="ingress"), "depends_on": once,
+                          # Envoy's admin published too, before the listener: not a way in
+                          "ports": [{"host_ip": "127.0.0.1", "target": 19000, "published": f"3900{n}"},
+                                    {"host_ip": "127.0.0.1", "target": 8080, "published": f"3808{n}"}]}
+    return {"name": "shopbench", "services": services}
+
+
+def test_the_cluster_layout_finds_each_gateway_its_node_and_its_listener_on_the_host():
+    layout = cluster.layout(_cluster_config("ingress-gateway-2", "ingress-gateway-1"), {8080}, ["users", "orders"])
+    assert layout.project == "shopbench"
+    assert layout.gateways == (cluster.Gateway("ingress-gateway-1", "node-1", "http://127.0.0.1:38081"),
+                               cluster.Gateway("ingress-gateway-2", "node-2", "http://127.0.0.1:38082"))
+    # the gateways, each service's instances in the mesh's order (app, then sidecar), then the rest
+    # by name; mesh-secrets and mesh-init run once, before the rest
+    assert layout.containers == (
+        "ingress-gateway-1", "ingress-gateway-2",
+        "users-1", "users-1-sidecar", "users-2", "users-2-sidecar",
+        "orders-1", "orders-1-sidecar", "orders-2", "orders-2-sidecar",
+        "db_orders", "db_users", "jaeger", "node-1", "node-2", "prometheus", "server-1")
+
+
+def test_the_cluster_layout_takes_a_single_gateway_and_any_address_as_the_loopback():
+    config = _cluster_config("ingress-gateway")
+    del config["services"]["ingress-gateway"]["ports"][1]["host_ip"]  # published on every address
+    layout = cluster.layout(config, {8080}, ["users", "orders"])
+    assert layout.gateways == (cluster.Gateway("ingress-gateway", "node-1", "http://127.0.0.1:38081"),)
+
+
+@pytest.mark.parametrize("gateways, listeners, message", [
+    ((), {8080}, "cluster.yml has no gateway"),
+    (("ingress-gateway-1",), {9999}, "ingress-gateway-1 publishes none of its listener's ports ([9999])"),
+])
+def test_the_cluster_layout_says_when_there_is_no_way_in(gateways, listeners, message):
+    with pytest.raises(cluster.LayoutError, match=re.escape(message)):
+        cluster.layout(_cluster_config(*gateways), listeners, ["users"])
+
+
+@pytest.mark.parametrize("connections, ways, shares", [
+    (1, 2, [1, 0]), (16, 2, [8, 8]), (64, 2, [32, 32]), (16, 1, [16]), (16, 3, [5, 5, 5]), (2, 3, [1, 1, 0])])
+def test_wrk_spreads_the_connections_a_thread_per_way_in(connections, ways, shares):
+    assert wrk.spread(connections, ways) == shares
+
+
+def test_wrk_is_told_the_ways_in_and_takes_a_thread_for_each(monkeypatch):
+    calls = []
+
+    def fake_wrk(argv, **kwargs):
+        calls.append((argv, kwargs.get("env") or {}))
+        line = {"duration_us": 1_000_000, "requests": 1, "statuses": {"201": 1},
+                "socket_errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0},
+                "latency_us": {"p50": 1, "p90": 1, "p99": 1, "max": 1, "mean": 1}}
+        return subprocess.CompletedProcess(argv, 0, wrk.MARKER + json.dumps(line) + "\n", "")
+
+    monkeypatch.setattr(wrk.subprocess, "run", fake_wrk)
+    wrk.run("http://127.0.0.1:1", 1, 16, ways_in=("http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"))
+    wrk.run("http://127.0.0.1:1", 1, 16)
+    (spread, env), (alone, plain) = calls
+    assert "-t3" in spread and env["BENCH_ADDRESSES"] == "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3"
+    assert "-t2" in alone and "BENCH_ADDRESSES" not in plain
+
+
+def _in_the_cluster() -> dict:
+    def used(gateway_cpu: float) -> dict:
+        return {"ingress-gateway-1": {"cpu_s": 1.0, "cpu_s_per_1k": gateway_cpu, "peak_mib": 30.0},
+                "ingress-gateway-2": {"cpu_s": 1.0, "cpu_s_per_1k": 0.25, "peak_mib": 31.0},
+                "users-1": {"cpu_s": 2.0, "cpu_s_per_1k": 1.5, "peak_mib": 120.0}}
+
+    def order_row(concurrency: int, clients: list[int], gateway_cpu: float) -> dict:
+        return {"concurrency": concurrency, **_run(50, 30.0), "resources": used(gateway_cpu),
+                "clients": dict(zip(("ingress-gateway-1", "ingress-gateway-2"), clients)),
+                "stock": {"units_taken": 500, "units_in_orders": 500, "orders_confirmed": 500, "ok": True}}
+
+    return {**RESULT, "mode": "cluster", "project": "shopbench", "get": [],
+            "containers": ["ingress-gateway-1", "ingress-gateway-2", "users-1", "users-2"],
+            "gateways": {"ingress-gateway-1": {"node": "node-1", "url": "http://127.0.0.1:38080"},
+                         "ingress-gateway-2": {"node": "node-2", "url": "http://127.0.0.1:38081"}},
+            "resource_source": "cgroup files: v2 cpu.stat, v1 memory.usage_in_bytes",
+            "urls": {"orders": "http://127.0.0.1:38080/api/orders"},
+            "orders": [order_row(1, [1, 0], 0.5), order_row(16, [8, 8], 0.375),
+                       {"concurrency": 64, "error": "wrk gave no result (exit 1)"}]}
+
+
+def test_table_in_the_cluster_has_orders_only_each_gateways_clients_and_a_line_per_container(tmp_path):
+    text = report.table(_in_the_cluster())
+    assert "benchmark in the cluster (Compose project shopbench)" in text
+    assert "GET" not in text and "direct" not in text
+    assert "ingress-gateway-1 on node-1 (http://127.0.0.1:38080), ingress-gateway-2 on node-2" in text
+    assert "|   clients |" in text
+    lines = text.splitlines()
+    assert any(line.startswith("   16 |") and "8+8" in line and "OK" in line for line in lines)
+    assert "row failed: wrk gave no result (exit 1)" in text
+    # a line per container, a column per orders row; users-2 was never read, orders c=64 never ran
+    assert [line.split() for line in lines if line.startswith(("ingress-gateway-1 ", "users-2 ", "all containers"))] == [
+        ["ingress-gateway-1", "|", "0.500", "0.375", "-", "|", "30", "30", "-"],
+        ["users-2", "|", "-", "-", "-", "|", "-", "-", "-"],
+        ["all", "containers", "|", "2.250", "2.125", "-", "|", "181", "181", "-"]]
+    report.chart(_in_the_cluster(), tmp_path / "latest-cluster.png")
+    assert (tmp_path / "latest-cluster.png").read_bytes().startswith(b"\x89PNG")
+
+
+def _unused_port() -> int:
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        return unused.getsockname()[1]
+
+
+def test_bench_in_the_cluster_says_plainly_when_a_gateway_does_not_answer(monkeypatch, capsys, tmp_path):
+    config = _cluster_config("ingress-gateway-1", "ingress-gateway-2")
+    port = _unused_port()
+    config["services"]["ingress-gateway-2"]["ports"][1]["published"] = str(port)
+    monkeypatch.setattr(cluster, "config", lambda: config)
+    monkeypatch.setattr(containers, "answers", lambda url: "38081" in url)  # ingress-gateway-1 answers
+    assert run.main(["--cluster", "--seconds", "1", "--out", str(tmp_path / "bench")]) == 1
+    stderr = capsys.readouterr().err
+    assert f"the cluster is not running (ingress-gateway-2 does not answer at http://127.0.0.1:{port})" in stderr
+    assert "start it with `docker compose -p shopbench -f cluster.yml up --build -d --wait`" in stderr
+    assert not (tmp_path / "bench").exists()
+
+
+def test_bench_in_the_cluster_says_plainly_what_is_not_running(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(cluster, "config", lambda: _cluster_config("ingress-gateway-1", "ingress-gateway-2"))
+    monkeypatch.setattr(containers, "answers", lambda url: True)
+    layout = cluster.layout(cluster.config(), cluster.listener_ports(), list(local.services()))
+    running = {name: f"id-{name}" for name in layout.containers if name not in ("node-2", "users-2-sidecar")}
+    monkeypatch.setattr(containers, "running", lambda project: running)
+    assert run.main(["--cluster", "--out", str(tmp_path / "bench")]) == 1
+    stderr = capsys.readouterr().err
+    assert "the cluster is not complete (users-2-sidecar, node-2 not running in project shopbench)" in stderr
+    assert "docker compose -p shopbench -f cluster.yml up --build -d --wait" in stderr
+
+
+def test_bench_in_the_cluster_says_plainly_when_compose_cannot_read_the_file(monkeypatch, capsys, tmp_path):
+    def no_docker():
+        raise containers.DockerError("docker compose: [Errno 2] No such file or directory: 'docker'")
+
+    monkeypatch.setattr(cluster, "config", no_docker)
+    assert run.main(["--cluster", "--out", str(tmp_path / "bench")]) == 1
+    assert "cannot tell where the cluster is from cluster.yml: docker compose: [Errno 2]" in capsys.readouterr().err
