@@ -49,7 +49,7 @@ $(STAMP): requirements-dev.txt apps/common/requirements.txt frontend/requirement
 
 consul: $(CONSUL)
 
-$(CONSUL): meshctl/build-consul.sh $(wildcard consul-config/patches/*.patch)
+$(CONSUL): meshctl/build-consul.sh $(wildcard consul-config/patches/*.patch) $(shell find consul-config/patches/modules -name "*.patch" 2>/dev/null)
 	@bash meshctl/build-consul.sh
 
 # make up does not wait for these two (it builds them in the background); the tests do

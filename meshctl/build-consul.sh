@@ -6,6 +6,9 @@
 # contain. So: download the module, check its licence, apply the project's patches
 # (consul-config/patches/*.patch, in name order, each saying where it comes from), drop those
 # replaces (the nested modules then come from the proxy at the versions go.mod requires), build.
+# A patch to one of Consul's dependencies lives in consul-config/patches/modules/<module path>/: it
+# is applied to a copy of that module at the version Consul's go.mod requires, and go.mod is pointed
+# at the copy.
 set -euo pipefail
 
 # 1.16.4 is the intended version, but the module proxy refuses it ("This module version is not
@@ -15,13 +18,15 @@ source "$(dirname "$0")/gobuild.sh"
 BIN="$(cached_binary consul)"
 MPL="Mozilla Public License, version 2.0"
 PATCHES=("$ROOT"/consul-config/patches/*.patch)
+MODULES="$ROOT/consul-config/patches/modules"
+mapfile -t MODULE_PATCHES < <(find "$MODULES" -name '*.patch' 2>/dev/null | sort)
 # what the cached binary was built from: the version and every patch's content
 STAMP="$BIN.built-from"
-built_from="v$VERSION $(cat "${PATCHES[@]}" | sha256sum | cut -c1-16)"
+built_from="v$VERSION $(cat "${PATCHES[@]}" "${MODULE_PATCHES[@]}" | sha256sum | cut -c1-16)"
 
 if [[ -x "$BIN" ]] && [[ "$("$BIN" version 2>/dev/null | sed -n 1p)" == "Consul v$VERSION" ]] \
    && [[ "$(cat "$STAMP" 2>/dev/null)" == "$built_from" ]]; then
-  echo "consul: reusing $BIN ($("$BIN" version | sed -n 1p), ${#PATCHES[@]} patches)"
+  echo "consul: reusing $BIN ($("$BIN" version | sed -n 1p), $((${#PATCHES[@]} + ${#MODULE_PATCHES[@]})) patches)"
   exit 0
 fi
 
@@ -41,6 +46,22 @@ done
 # drop the replace block that points at ./api, ./sdk, ./proto-public, ./envoyextensions, ./troubleshoot
 sed -i '/^replace (/,/^)/d' go.mod
 grep -q '=> \./' go.mod && { echo "consul: go.mod still has local replaces" >&2; exit 1; }
+
+# each patched dependency: a copy of the version go.mod requires, patched, and go.mod pointed at it
+for module in $(printf '%s\n' "${MODULE_PATCHES[@]}" | sed "s#^$MODULES/##; s#/[^/]*\.patch\$##" | sort -u); do
+  version="$(awk -v m="$module" '$1 == m && $2 ~ /^v/ { print $2; exit }' go.mod)"
+  [[ -n "$version" ]] || { echo "consul: go.mod of v$VERSION does not require $module" >&2; exit 1; }
+  copy="$work/modules/$module"
+  mkdir -p "$(dirname "$copy")"
+  cp -r "$(go_module_dir "$module@$version")" "$copy"
+  chmod -R u+w "$copy"
+  require_licence consul "$copy/LICENSE" MPL-2.0 "$MPL"
+  for patch in "$MODULES/$module"/*.patch; do
+    echo "consul: applying $module/$(basename "$patch") to $module $version"
+    (cd "$copy" && git apply -p1 "$patch") || { echo "consul: $patch does not apply to $module $version" >&2; exit 1; }
+  done
+  go mod edit -replace "$module=$copy"
+done
 
 # go.sum has no lines for the nested modules (they were replaced), and the checksum database has no
 # record of envoyextensions v0.4.1, so those few are taken from the proxy unverified by it
