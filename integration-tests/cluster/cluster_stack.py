@@ -4,10 +4,10 @@ the rest)."""
 
 import json
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import dockerstack
 from dockerstack import MESH, REPO, ComposeProject, docker, session  # noqa: F401  (the suite's tests take them from here)
+from meshctl.bench import cluster
 from meshctl.container import GATEWAY_ADMIN_PORT
 
 # not cluster.yml's own project name (shop-cluster): the suite never meets a cluster someone runs
@@ -41,20 +41,15 @@ class Gateway:
 
 
 def _layout() -> tuple[tuple[str, ...], tuple[str, ...], tuple[Instance, ...], tuple[Gateway, ...]]:
-    """The servers, the client agents, every instance and every gateway, as cluster.yml has them."""
+    """The servers, the client agents, every instance and every gateway, as cluster.yml has them (read
+    as the bench reads it: meshctl.bench.cluster)."""
     config = json.loads(dockerstack.compose(FILE, "config", "--format", "json", timeout=60).stdout)
     services = config["services"]
     layout = services["mesh-secrets"]["environment"]
-
-    def node(definition: dict) -> str:
-        return urlsplit(definition["environment"]["CONSUL_HTTP_ADDR"]).hostname
-
-    instances = tuple(Instance(definition["network_mode"].split(":", 1)[1], definition["environment"]["SERVICE"],
-                               node(definition), name)
-                      for name, definition in sorted(services.items())
-                      if definition.get("network_mode", "").startswith("service:"))
-    gateways = tuple(Gateway(name, node(definition)) for name, definition in sorted(services.items())
-                     if definition.get("environment", {}).get("GATEWAY"))
+    instances = tuple(Instance(d["network_mode"].removeprefix("service:"), d["environment"]["SERVICE"],
+                               cluster.node_of(d), name)
+                      for name, d in cluster.sidecar_definitions(services).items())
+    gateways = tuple(Gateway(name, cluster.node_of(d)) for name, d in cluster.gateway_definitions(services).items())
     return tuple(layout["MESH_SERVERS"].split()), tuple(layout["MESH_CLIENT_AGENTS"].split()), instances, gateways
 
 

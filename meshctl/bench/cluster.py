@@ -64,25 +64,38 @@ def published(definition: dict, targets: set[int]) -> str | None:
     return None
 
 
+def node_of(definition: dict) -> str:
+    """The client agent a container registers with (the host of its CONSUL_HTTP_ADDR): node-1."""
+    return urlsplit(definition["environment"]["CONSUL_HTTP_ADDR"]).hostname
+
+
+def gateway_definitions(defined: dict) -> dict[str, dict]:
+    """Compose's definition of every gateway (a service whose environment has GATEWAY), by name."""
+    return {name: definition for name, definition in sorted(defined.items())
+            if (definition.get("environment") or {}).get("GATEWAY")}
+
+
+def sidecar_definitions(defined: dict) -> dict[str, dict]:
+    """Compose's definition of every instance's sidecar (``network_mode: service:<app>``), by name."""
+    return {name: definition for name, definition in sorted(defined.items())
+            if (definition.get("network_mode") or "").startswith("service:")}
+
+
 def layout(compose: dict, listeners: set[int], services: list[str]) -> Layout:
     """The gateways and the containers of ``compose`` (Compose's JSON), given the ports an ingress
     gateway listens on and the mesh's services in their order."""
     defined = compose["services"]
     gateways = []
-    for name, definition in sorted(defined.items()):
-        environment = definition.get("environment") or {}
-        if not environment.get("GATEWAY"):
-            continue
+    for name, definition in gateway_definitions(defined).items():
         url = published(definition, listeners)
         if url is None:
             raise LayoutError(f"{name} publishes none of its listener's ports ({sorted(listeners)}) on the host")
-        gateways.append(Gateway(name, urlsplit(environment["CONSUL_HTTP_ADDR"]).hostname, url))
+        gateways.append(Gateway(name, node_of(definition), url))
     if not gateways:
         raise LayoutError(f"{FILE} has no gateway (a service whose environment has GATEWAY)")
 
     sidecars = {definition["network_mode"].removeprefix("service:"): (definition["environment"]["SERVICE"], name)
-                for name, definition in defined.items()
-                if (definition.get("network_mode") or "").startswith("service:")}
+                for name, definition in sidecar_definitions(defined).items()}
     instances = [container for service in services for app, (of, sidecar) in sorted(sidecars.items())
                  if of == service for container in (app, sidecar)]
     once = {name for definition in defined.values()
