@@ -62,6 +62,12 @@ while kill -0 "$envoy" 2>/dev/null; do
     echo "sidecar: $SERVICE's network is gone (its container restarted); restarting" >&2
     kill -TERM "$envoy" 2>/dev/null || true
     wait "$envoy" 2>/dev/null || true
+    # Docker (20.10) gives up restarting a container whose network parent is itself still being
+    # restarted ("restartmanger wait error: Container ... is restarting"): seen once in CI, the app
+    # back 4.3 s after its kill and this sidecar left exited for good. Exit only once the app has
+    # had the time to come back, so that Docker's restart of this one joins its new namespace.
+    sleep "${APP_RESTART_GRACE:-8}" &
+    wait $! || true
     exit 1
   fi
   if [ -n "$gate" ] && ! kill -0 "$gate" 2>/dev/null; then
