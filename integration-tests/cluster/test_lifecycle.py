@@ -36,6 +36,7 @@ from cluster_stack import (GATEWAYS, INGRESS, INSTANCES, MESH, NODES, PROJECT, R
 from meshctl.container import GATEWAY_ADMIN_PORT
 from entries import put_entry, with_source_denied
 from polling import eventually
+from spellings import managers
 
 CLIENTS = 8
 NETWORK = f"{PROJECT}_mesh"
@@ -168,13 +169,17 @@ def test_with_node_1_cut_off_the_shop_goes_on_through_node_2s_gateway(stack, con
     cut_off(NODES[0], consul_get)
 
 
+def on_node(node: str) -> list[str]:
+    """The containers of every instance and gateway on ``node`` (a sidecar shares its app's)."""
+    return [i.name for i in INSTANCES if i.node == node] + [g.name for g in GATEWAYS if g.node == node]
+
+
 def cut_off(node: str, consul_get) -> None:
     """``node``, its client agent, every instance on it and its gateway, cut off the network the nodes
     and the servers share under load through the other node's gateway, and connected again; what it
     costs, checked and printed."""
     entry = next(g for g in GATEWAYS if g.node != node)  # the clients' way in
-    # sidecars share their apps' namespaces
-    members = [node] + [i.name for i in INSTANCES if i.node == node] + [g.name for g in GATEWAYS if g.node == node]
+    members = [node] + on_node(node)
     instances_there = len([i for i in INSTANCES if i.node == node]) * 2
     assert node_states(consul_get, node) == ["passing"] * instances_there, node_states(consul_get, node)
     saved = {name: attachment(name) for name in members}
@@ -277,9 +282,10 @@ def test_a_node_coming_back_cannot_fail_a_healthy_node(stack, consul_get):
                 f"heard {healthy} alive before its suspicion ran out")
         print(f"\nattempt {attempt}: {cut} {what}: suspected only by {suspected}, failed by {failed_there}; "
               f"{healthy}'s serfHealth seen not passing: {seen}")
-        if failed_there or [s for s in seen if not s.startswith("not read")]:
+        not_passing = [s for s in seen if not s.startswith("not read")]
+        if failed_there or not_passing:
             print(f"the servers' gossip since the cut:\n{gossip}")
-        assert not failed_there and not [s for s in seen if not s.startswith("not read")], (failed_there, seen)
+        assert not failed_there and not not_passing, (failed_there, seen)
         if suspected or dropped:
             break
     else:
@@ -296,8 +302,7 @@ def packets_dropped(node: str):
     on the shared network, and cutting them too would stall each Envoy's xDS stream behind TCP's
     retransmission backoff, a minute or more after a 60 s cut, which no host partition does."""
     pid = docker("inspect", "-f", "{{.State.Pid}}", container(node)).stdout.strip()
-    own = [address(i.name) for i in INSTANCES if i.node == node] + [address(g.name) for g in GATEWAYS
-                                                                     if g.node == node]
+    own = [address(name) for name in on_node(node)]
     rules = ([("INPUT", "-s", ip, "-j", "ACCEPT") for ip in own] + [("OUTPUT", "-d", ip, "-j", "ACCEPT") for ip in own]
              + [("INPUT", "!", "-i", "lo", "-j", "DROP"), ("OUTPUT", "!", "-o", "lo", "-j", "DROP")])
 
@@ -412,9 +417,7 @@ def sources_admitted(instance) -> set[str]:
     """The services the RBAC filter on ``instance``'s public listener lets in, as its Envoy holds it."""
     dump = json.loads(envoy(instance.sidecar, MESH[instance.service].admin_port,
                             "/config_dump?resource=dynamic_listeners"))
-    listeners = [c["active_state"]["listener"] for c in dump["configs"] if "active_state" in c]
-    public = next(json.dumps(l) for l in listeners if l["name"].startswith("public_listener"))
-    return set(re.findall(r"/svc/([a-z0-9-]+)\$", public))
+    return set(re.findall(r"/svc/([a-z0-9-]+)\$", json.dumps(managers(dump, "public_listener"))))
 
 
 def test_a_node_back_from_a_long_cut_takes_an_intention_change_at_once(stack, consul_get, consul_client):
