@@ -32,6 +32,10 @@ def test_order_flow(http, make_user, make_product, base):
         (a["id"], 2, "19.99"), (b["id"], 3, "0.35")}
     assert stock(http, a["id"]) == 3 and stock(http, b["id"]) == 5
     assert http.get(f"{FRONTEND}/api/orders/{order['id']}", timeout=10).json() == order
+    # who served it: the one instance of each in make up's dc1, in the order they were called
+    relay = ["frontend/v1/dc1/frontend"] if base == FRONTEND else []
+    assert response.headers["Served-By"].split(", ") == relay + [
+        "orders/v1/dc1/orders", "users/v1/dc1/users", "products/v1/dc1/products"]
 
 
 def test_frontend_page_lists_what_the_services_hold(http, make_user, make_product):

@@ -326,7 +326,10 @@ def main(command: str) -> int:
         argv = launch.app_argv(me, bind)
         metrics = Path(os.environ.get(launch.METRICS_DIR_ENV, "/tmp/metrics"))
         metrics.mkdir(parents=True, exist_ok=True)
-        os.execvpe(argv[0], argv, os.environ | me.upstream_env() | {launch.METRICS_DIR_ENV: str(metrics)})
+        # cluster.yml names each instance (products-1 ...) and another datacenter its own
+        who = me.app_env(os.environ.get("SERVICE_INSTANCE", "").strip() or None,
+                         os.environ.get("SERVICE_DATACENTER", "").strip() or "dc1")
+        os.execvpe(argv[0], argv, os.environ | who | {launch.METRICS_DIR_ENV: str(metrics)})
     if command == "app-listening":
         try:
             socket.create_connection(("127.0.0.1", me.port), timeout=2).close()

@@ -258,7 +258,7 @@ def start_app(service: Service) -> None:
     bind = f"127.0.0.1:{service.port}"
     metrics_dir = RUN_DIR / "metrics" / service.name  # emptied by gunicorn's master when it starts
     metrics_dir.mkdir(parents=True, exist_ok=True)
-    env = base_env() | service.upstream_env() | consul_access(service) | {launch.METRICS_DIR_ENV: str(metrics_dir)}
+    env = base_env() | service.app_env() | consul_access(service) | {launch.METRICS_DIR_ENV: str(metrics_dir)}
     if TRACING:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = traces.OTLP_HTTP
     else:

@@ -64,9 +64,22 @@ class Service:
     def url(self) -> str:
         return f"http://{self.address}:{self.port}"
 
+    @property
+    def version(self) -> str:
+        """The version this definition registers, its ``meta.version`` (v1 when it names none): what a
+        service-resolver's subsets select and every answer's ``Served-By`` says."""
+        return (self.definition["service"].get("meta") or {}).get("version", "v1")
+
     def upstream_env(self) -> dict[str, str]:
         """``<NAME>_URL`` for each upstream: all an app knows of the services it calls."""
         return {u.env_var: u.url for u in self.upstreams}
+
+    def app_env(self, instance: str | None = None, datacenter: str = "dc1") -> dict[str, str]:
+        """The environment an app starts with: its upstreams, and who it is in ``Served-By``
+        (shopcommon.servedby): its version, ``datacenter`` and ``instance`` (default: its service id)."""
+        return self.upstream_env() | {
+            "SERVICE_VERSION": self.version, "SERVICE_DATACENTER": datacenter,
+            "SERVICE_INSTANCE": instance or self.definition["service"].get("id", self.name)}
 
     def ports(self) -> set[int]:
         """Every port this service and its sidecar listen on."""

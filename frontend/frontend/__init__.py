@@ -10,6 +10,7 @@ from frontend.security import init_security
 from shopcommon import config
 from shopcommon.api import service_app
 from shopcommon.paths import PathNotNormal
+from shopcommon.servedby import served_by
 from shopcommon.upstream import Upstream
 
 UPSTREAMS = ("users", "products", "orders")
@@ -30,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["CONSUL_TOKEN"] = consul_access.read_token_file(app.config["CONSUL_TOKEN_FILE"])
     app.teardown_appcontext(consul_access.close_clients)
     init_security(app)
+    app.add_template_global(served_by)  # every page's footer: who served it
 
     connect = config.seconds("UPSTREAM_CONNECT_TIMEOUT", 1.0)
     # placing an order makes two calls of its own behind this one

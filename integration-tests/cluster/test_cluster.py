@@ -4,6 +4,7 @@ requests over both frontends."""
 
 import json
 import uuid
+from collections import Counter
 
 import pytest
 
@@ -94,14 +95,21 @@ def test_each_ingress_gateway_spreads_requests_over_both_frontends(stack, gatewa
     frontends = {address(i.name): i.name for i in instances("frontend")}
     before = ingress_requests(gateway.name)
     assert set(before) == set(frontends), (before, frontends)
+    served = Counter()
     with session() as http:
         for _ in range(50):
-            assert http.get(f"{gateway.url}/api/products?limit=1", timeout=30).ok
+            answer = http.get(f"{gateway.url}/api/products?limit=1", timeout=30)
+            assert answer.ok, answer.text
+            served[answer.headers["Served-By"]] += 1
     after = ingress_requests(gateway.name)
     reached = {frontends[a]: after[a] - before[a] for a in frontends}
-    print(f"\n50 requests through {gateway.name} ({gateway.node}) reached: {reached}")
+    print(f"\n50 requests through {gateway.name} ({gateway.node}) reached: {reached}; Served-By: {dict(served)}")
     assert sum(reached.values()) == 50, reached
     assert all(n >= 10 for n in reached.values()), reached  # round robin: about 25 each
+    # each answer names the frontend instance Envoy counted and a products instance of the cluster
+    by_frontend = Counter(chain.split(", ")[0] for chain in served.elements())
+    assert by_frontend == {f"frontend/v1/dc1/{name}": n for name, n in reached.items()}, (by_frontend, reached)
+    assert {chain.split(", ")[1] for chain in served} <= {f"products/v1/dc1/{i.name}" for i in instances("products")}
 
 
 def test_each_frontends_gate_forwards_to_its_own_nodes_agent():

@@ -54,6 +54,8 @@ def test_order_flow(api):
     assert response.status_code == 201, response.text
     assert response.json()["total"] == "39.98"
     assert api.stock(product) == 3
+    assert response.headers["Served-By"].split(", ") == [
+        "frontend/v1/dc1/frontend", "orders/v1/dc1/orders", "users/v1/dc1/users", "products/v1/dc1/products"]
 
 
 def test_intention_deny_and_restore(consul_client, stack, api):

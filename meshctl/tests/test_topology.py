@@ -21,6 +21,23 @@ def test_the_shop_in_the_order_it_starts():
     assert mesh["users"].upstreams == ()
 
 
+def test_each_app_is_told_who_it_is_for_served_by():
+    mesh = topology.load(REPO / "consul-config")
+    assert {name: service.version for name, service in mesh.items()} == dict.fromkeys(mesh, "v1")
+    assert mesh["products"].app_env() == {"SERVICE_VERSION": "v1", "SERVICE_DATACENTER": "dc1",
+                                          "SERVICE_INSTANCE": "products"}
+    orders = mesh["orders"].app_env("orders-2", "dc2")
+    assert orders == orders | mesh["orders"].upstream_env()
+    assert (orders["SERVICE_INSTANCE"], orders["SERVICE_DATACENTER"]) == ("orders-2", "dc2")
+    # the datacenter an app names by default is the one make up's agent runs
+    assert 'datacenter       = "dc1"' in (REPO / "consul-config" / "agent.hcl").read_text()
+
+
+def test_a_definition_names_its_version_in_its_meta(mesh_config):
+    _edit(mesh_config, "products", lambda s: s["meta"].update(version="v2"))
+    assert topology.load(mesh_config)["products"].version == "v2"
+
+
 def test_a_fifth_service_needs_only_its_definition(with_fifth_service):
     mesh = topology.load(with_fifth_service)
     inventory = mesh["inventory"]

@@ -14,6 +14,7 @@ from shopcommon.health import bp as health_bp
 from shopcommon.logs import init_logging
 from shopcommon.metrics import init_metrics
 from shopcommon.paths import init_paths
+from shopcommon.servedby import init_served_by
 from shopcommon.tracing import init_tracing
 
 MAX_BODY_BYTES = 64 * 1024
@@ -49,6 +50,7 @@ def init_service(app: Flask, service: str, test_config: dict | None = None, mode
     init_tracing(app, service)
     init_logging(app, service)
     register_error_handlers(app)
+    init_served_by(app, service)
     # after the hooks that count, trace and log a request: a refused path is seen like any answer
     init_paths(app)
     app.register_blueprint(health_bp)

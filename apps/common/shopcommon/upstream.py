@@ -12,6 +12,7 @@ import requests
 
 from shopcommon.errors import UPSTREAM_DENIED, UPSTREAM_UNAVAILABLE, APIError
 from shopcommon.logs import REQUEST_ID_HEADER, request_id
+from shopcommon.servedby import HEADER as SERVED_BY, record_upstream
 
 _local = threading.local()
 
@@ -59,6 +60,7 @@ class Upstream:
         except requests.RequestException as exc:
             # an answer cut off half-way (its process died while sending it): whether it acted is unknown
             raise self._unavailable(f"{self.name}'s answer broke off ({type(exc).__name__})") from None
+        record_upstream(response.headers.get(SERVED_BY))
         is_json = response.headers.get("Content-Type", "").startswith("application/json")
         if response.status_code == 403 and not is_json:
             # Envoy's RBAC filter answers 403 in plain text when an intention denies the call
