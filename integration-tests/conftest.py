@@ -25,6 +25,7 @@ LOGS = REPO / "volumes" / "logs"
 # the mesh's shape, from the service definitions make up starts it from
 MESH = topology.load(REPO / "consul-config")
 SERVICES = tuple(MESH)
+INSTANCES = {instance.id: instance for instance in topology.instances(MESH)}  # every version's: products-v2 too
 FRONTEND = MESH["frontend"].url
 ORDERS = MESH["orders"].url
 
@@ -134,7 +135,8 @@ def mesh_tls(consul_client):
 
 
 def envoy_stats(service: str) -> dict[str, int]:
-    text = requests.get(f"http://127.0.0.1:{MESH[service].admin_port}/stats", timeout=5).text
+    """The counters of the sidecar of ``service`` (a service's first instance, or another's by its id)."""
+    text = requests.get(f"http://127.0.0.1:{INSTANCES[service].admin_port}/stats", timeout=5).text
     stats = {}
     for line in text.splitlines():
         name, _, value = line.partition(": ")

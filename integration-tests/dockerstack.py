@@ -224,15 +224,16 @@ def consul_get(consul_http, management_token):
 # --- the zero-trust probes: what no app container may do, whatever it reaches
 
 def assert_no_certificate_or_intention_from(client: consul.Consul, project: ComposeProject, app: str,
-                                            service: str, agents: tuple[str, ...], instances: int) -> None:
+                                            service: str, agents: tuple[str, ...], running: dict[str, int]) -> None:
     """From inside ``app``'s container (an instance of ``service``), the attack on every Consul agent
     in ``agents`` (leafprobe.py) yields no service's mesh certificate and changes no intention; every
     agent's HTTPS API opens no TLS session without a client certificate. Only a frontend holds a
-    token, its own read-only one, and the gate on its loopback refuses it too."""
+    token, its own read-only one, and the gate on its loopback refuses it too. ``running``: how many
+    instances of each service the project runs."""
     # every sidecar holds its certificate by now: every agent's cache has every service's
     for name in SERVICES:
         passing = client.health.connect(name, passing=True)[1]
-        assert len(passing) == instances, (name, [p["Node"]["Node"] for p in passing])
+        assert len(passing) == running[name], (name, [p["Service"]["ID"] for p in passing])
     before = client.config.get("service-intentions", "orders")
     seen = leafprobe.attack(project.container(app), SERVICES, leafprobe.consul_addresses(*agents))
     if service == "frontend":  # it holds its own token, read-only, and reaches the gate on its loopback

@@ -8,24 +8,31 @@ import ssl
 import pytest
 import requests
 
-from conftest import MESH, SERVICES, dump, envoy_stats, eventually
+from conftest import INSTANCES, MESH, SERVICES, dump, envoy_stats, eventually
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_service_and_sidecar_registered_and_passing(consul_client, service):
+@pytest.mark.parametrize("instance", INSTANCES, ids=str)
+def test_service_and_sidecar_registered_and_passing(consul_client, instance):
+    """Every instance (products' v2 too) and its sidecar, each passing on its own."""
+    me = INSTANCES[instance]
+
     def passing():
-        _, nodes = consul_client.health.service(service, passing=True)
-        _, proxies = consul_client.health.connect(service, passing=True)
+        _, nodes = consul_client.health.service(me.name, passing=True)
+        _, proxies = consul_client.health.connect(me.name, passing=True)
+        nodes = [n for n in nodes if n["Service"]["ID"] == me.id]
+        proxies = [p for p in proxies if p["Service"]["ID"] == me.sidecar_id]
         return nodes and proxies and (nodes, proxies)
-    nodes, proxies = eventually(f"{service} and its sidecar to pass every check", passing,
-                                logs=(service, f"{service}-sidecar-proxy"))
+    nodes, proxies = eventually(f"{me.id} and its sidecar to pass every check", passing,
+                                logs=(me.id, me.sidecar_id))
     checks = {c["CheckID"]: c["Status"] for entry in nodes + proxies for c in entry["Checks"]}
-    assert f"{service}-http" in checks, dump(checks)
+    assert f"{me.id}-http" in checks, dump(checks)
     assert set(checks.values()) == {"passing"}, dump(checks)
+    assert nodes[0]["Service"]["Meta"]["version"] == me.version
     proxy = proxies[0]["Service"]
     assert proxy["Kind"] == "connect-proxy"
-    assert proxy["Port"] == MESH[service].sidecar_port
-    assert proxy["Proxy"]["DestinationServiceName"] == service
+    assert proxy["Port"] == me.sidecar_port
+    assert proxy["Proxy"]["DestinationServiceName"] == me.name
+    assert proxy["Proxy"]["DestinationServiceID"] == me.id
 
 
 def test_upstreams_are_declared_in_consul(consul_client, mesh):
@@ -37,9 +44,9 @@ def test_upstreams_are_declared_in_consul(consul_client, mesh):
     assert upstreams("users") == [] and upstreams("products") == []
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", INSTANCES, ids=str)
 def test_envoy_is_live_and_rejected_no_config(mesh, service):
-    ready = requests.get(f"http://127.0.0.1:{MESH[service].admin_port}/ready", timeout=5)
+    ready = requests.get(f"http://127.0.0.1:{INSTANCES[service].admin_port}/ready", timeout=5)
     assert ready.status_code == 200 and ready.text.strip() == "LIVE"
     stats = envoy_stats(service)
     # Envoy counts each xDS update it accepted and each it rejected, per resource type

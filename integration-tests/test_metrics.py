@@ -2,6 +2,7 @@
 sidecar's Envoy, each found in Consul's catalogue, and what they count is what the shop did."""
 
 import time
+from collections import Counter
 
 import pytest
 import requests
@@ -39,13 +40,15 @@ def prometheus(mesh):
     return PROMETHEUS
 
 
-def targets() -> dict[tuple[str, str], str]:
+def targets() -> Counter:
+    """How many targets of each (job, service) are in each health: products' two versions are two."""
     answer = requests.get(f"{PROMETHEUS}/api/v1/targets", timeout=10).json()
-    return {(t["labels"]["job"], t["labels"].get("service", "?")): t["health"] for t in answer["data"]["activeTargets"]}
+    return Counter((t["labels"]["job"], t["labels"].get("service", "?"), t["health"])
+                   for t in answer["data"]["activeTargets"])
 
 
 def test_every_app_and_every_envoy_is_scraped(prometheus):
-    wanted = {(job, name): "up" for name in MESH for job in ("apps", "envoys")}
+    wanted = Counter({(job, name, "up"): len(s.instances) for name, s in MESH.items() for job in ("apps", "envoys")})
     eventually("every app and Envoy to be a target, and up", lambda: targets() == wanted, timeout=60)
 
 

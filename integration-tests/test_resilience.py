@@ -7,7 +7,8 @@ import json
 import pytest
 import requests
 
-from conftest import MESH, REPO, envoy_stats
+from conftest import INSTANCES, MESH, REPO, envoy_stats
+from meshctl import envoy_admin
 
 # what calls to each service are retried, on every caller's Envoy alike (a router is per destination)
 RETRIED = {"users": ["GET"], "products": ["GET", "PUT/DELETE /products/reservations/"],
@@ -63,10 +64,11 @@ def test_every_route_has_its_services_time_limit(mesh, caller):
 
 @pytest.mark.parametrize("caller", list(CALLERS))
 def test_outlier_detection_and_circuit_breakers_on_every_upstream(mesh, caller):
-    clusters = {c["cluster"]["name"].split(".")[0]: c["cluster"] for c in dump(caller, "dynamic_active_clusters")
-                if c["cluster"]["name"] != "local_app"}
-    assert set(clusters) == set(CALLERS[caller]), clusters.keys()
-    for name, cluster in clusters.items():
+    # a service in several versions: a cluster per version's subset, each alike
+    clusters = [(envoy_admin.upstream_of(c["cluster"]["name"]), c["cluster"])
+                for c in dump(caller, "dynamic_active_clusters") if c["cluster"]["name"] != "local_app"]
+    assert {name for name, _ in clusters} == set(CALLERS[caller]), [c["name"] for _, c in clusters]
+    for name, cluster in clusters:
         outlier = cluster["outlier_detection"]
         if name in CALLERS:  # it relays its own upstreams' failures: never ejected (resilience.hcl)
             assert outlier == {"max_ejection_percent": 0}, outlier
@@ -77,15 +79,15 @@ def test_outlier_detection_and_circuit_breakers_on_every_upstream(mesh, caller):
         assert cluster["connect_timeout"] == "2s"
 
 
-@pytest.mark.parametrize("service", list(MESH))
+@pytest.mark.parametrize("service", INSTANCES, ids=str)
 def test_envoy_rejected_none_of_it(mesh, service):
     stats = envoy_stats(service)
     rejected = {k: v for k, v in stats.items() if k.endswith("update_rejected") and v}
     assert not rejected, json.dumps(rejected)
 
 
-KINDS = ("proxy-defaults", "service-defaults", "service-resolver", "service-router", "service-intentions",
-         "ingress-gateway")
+KINDS = ("proxy-defaults", "service-defaults", "service-resolver", "service-router", "service-splitter",
+         "service-intentions", "ingress-gateway")
 
 
 def holds(ours, theirs) -> bool:

@@ -12,13 +12,14 @@ from meshctl.local import CONSUL_BIN, MANAGEMENT, consul_env
 FIFTH = REPO / "meshctl" / "tests" / "fifth-service" / "inventory.json"
 
 
-def as_consul_sees_it(client, name: str) -> dict:
+def as_consul_sees_it(client, service_id: str) -> dict:
     """The facts topology derives, as the Consul agent registered them."""
-    service = client.agent.services()[name]
-    sidecar = client.agent.services()[f"{name}-sidecar-proxy"]
-    checks = [c for c in client.agent.checks().values() if c["ServiceID"] == name]
+    service = client.agent.services()[service_id]
+    sidecar = client.agent.services()[f"{service_id}-sidecar-proxy"]
+    checks = [c for c in client.agent.checks().values() if c["ServiceID"] == service_id]
     proxy = sidecar["Proxy"]
     return {
+        "name": service["Service"], "version": service["Meta"]["version"],
         "address": service["Address"], "port": service["Port"], "sidecar_port": sidecar["Port"],
         "admin_port": int(service["Meta"]["envoy_admin_port"]), "wsgi_app": service["Meta"]["wsgi_app"],
         "checks": sorted(c["Type"] for c in checks),
@@ -31,6 +32,7 @@ def as_consul_sees_it(client, name: str) -> dict:
 
 def as_derived(service: topology.Service) -> dict:
     return {
+        "name": service.name, "version": service.version,
         "address": service.address, "port": service.port, "sidecar_port": service.sidecar_port,
         "admin_port": service.admin_port, "wsgi_app": service.wsgi_app,
         "checks": ["http"],
@@ -41,9 +43,9 @@ def as_derived(service: topology.Service) -> dict:
     }
 
 
-@pytest.mark.parametrize("name", list(MESH))
-def test_consul_and_the_topology_module_read_the_same_definition(consul_client, name):
-    seen, derived = as_consul_sees_it(consul_client, name), as_derived(MESH[name])
+@pytest.mark.parametrize("instance", topology.instances(MESH), ids=lambda i: i.id)
+def test_consul_and_the_topology_module_read_the_same_definition(consul_client, instance):
+    seen, derived = as_consul_sees_it(consul_client, instance.id), as_derived(instance)
     assert seen == derived, f"Consul:\n{dump(seen)}\nmeshctl.topology:\n{dump(derived)}"
 
 

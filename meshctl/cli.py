@@ -1,4 +1,4 @@
-"""``python -m meshctl up|down|status|plan|token|entries|metrics-up|traces-up|intentions``: the local mesh, its config entries, and the operators' intentions.
+"""``python -m meshctl up|down|status|plan|token|entries|metrics-up|traces-up|intentions|split``: the local mesh, its config entries, and the operators' intentions and splits.
 
 The mesh's shape comes from Consul's service definitions in ``consul-config/services``; see
 ``meshctl.topology``. Nothing here repeats a port or an upstream.
@@ -49,10 +49,40 @@ def intentions_command(args) -> int:
     return 0
 
 
-def _failed(why: str) -> int:
-    """Say on stderr why the intentions command failed; its exit status."""
-    print(f"intentions: {why}", file=sys.stderr)
+def _failed(why: str, command: str = "intentions") -> int:
+    """Say on stderr why an operator's command failed; its exit status."""
+    print(f"{command}: {why}", file=sys.stderr)
     return 1
+
+
+def split_command(args) -> int:
+    """A service's split between its versions: print it, or move it (``meshctl.splits``), acting with
+    the operator's own ACL token as the intentions command does."""
+    import consul
+
+    from meshctl import intentions, splits
+
+    try:
+        c = intentions.client(os.environ.get("CONSUL_HTTP_ADDR") or "http://127.0.0.1:8500", token=_token_from_env(),
+                              cert=_client_cert_from_env())
+        if not args.weights:
+            print(f"{args.service}: {splits.read(c, args.service)}")
+            return 0
+        before, after = splits.change(c, args.service, args.weights)
+    except (splits.SplitError, TokenFileError) as err:
+        return _failed(str(err), "split")
+    except consul.ACLPermissionDenied as err:
+        return _failed(f"Consul refused: {err}", "split")
+    except consul.ConsulException as err:
+        return _failed(f"Consul answered with an error: {err}", "split")
+    except OSError as err:
+        return _failed(f"Consul does not answer ({err})", "split")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("meshctl").info(json.dumps({
+        "msg": "split changed", "operator": os.environ.get("USER", "cli"), "service": args.service,
+        "before": before.weights, "after": after.weights}))
+    print(f"{args.service}: {before} -> {after}")
+    return 0
 
 
 def entries_command(args) -> int:
@@ -122,9 +152,15 @@ def main(argv: list[str] | None = None) -> int:
         sub = verbs.add_parser(verb, help=text)
         sub.add_argument("source")
         sub.add_argument("destination")
+    split = commands.add_parser("split", help="print or move a service's split between its versions")
+    split.add_argument("service", help="a service in several versions, e.g. products")
+    split.add_argument("weights", nargs="*", metavar="VERSION=PERCENT",
+                       help="e.g. v2=10 (the other version gets the rest of 100); none: print the split")
     args = parser.parse_args(argv)
     if args.command == "intentions":
         return intentions_command(args)
+    if args.command == "split":
+        return split_command(args)
 
     from meshctl import local
     from meshctl.entries import EntriesError

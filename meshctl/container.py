@@ -50,17 +50,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meshctl import envoy_admin, launch
-from meshctl.topology import Service, TopologyError, load
+from meshctl.topology import Service, TopologyError, instances, load
 
 
 def service() -> Service:
+    """The instance this container runs: ``SERVICE`` is its definition's id (``products``, or
+    ``products-v2`` for another version's)."""
     name = os.environ.get("SERVICE", "").strip()
     if not name:
         raise SystemExit("set SERVICE to the service this container runs")
-    mesh = load(Path(os.environ.get("MESH_CONFIG", "/consul-config")))
-    if name not in mesh:
-        raise SystemExit(f"SERVICE={name} has no service definition (known: {', '.join(mesh)})")
-    return mesh[name]
+    known = {i.id: i for i in instances(load(Path(os.environ.get("MESH_CONFIG", "/consul-config"))))}
+    if name not in known:
+        raise SystemExit(f"SERVICE={name} has no service definition (known: {', '.join(known)})")
+    return known[name]
+
+
+def sidecar_folders(layout: "Layout", service: Service) -> list[str]:
+    """The secrets folders of every sidecar of ``service``, its other versions' included: each holds
+    the service's one token."""
+    return [folder for instance in service.instances for folder in layout.sidecars(instance.id)]
 
 
 def container_ip(consul_host: str) -> str:
@@ -129,7 +137,7 @@ def make_secrets() -> int:
         print(f"mesh-secrets: made this mesh's CA and Consul's server certificate (named {', '.join(layout.servers)})")
     renew = secrets.client_ca(consul_bin, clients)
     holders = {"init": (0, "init")} | {agent: (CONSUL_UID, "cli") for agent in layout.agents}
-    holders |= {folder: (ENVOY_UID, "client") for name in mesh for folder in layout.sidecars(name)}
+    holders |= {folder: (ENVOY_UID, "client") for service in mesh.values() for folder in sidecar_folders(layout, service)}
     holders |= {folder: (ENVOY_UID, "client")
                 for gateway in layout.gateways for folder in layout.gateway_instances(gateway)}
     holders |= {"prometheus": (PROMETHEUS_UID, "client")}  # Consul's API, to find what to scrape
@@ -206,7 +214,8 @@ def init() -> int:
         management = anonymous.with_token(acl.bootstrap(anonymous, init_dir / "management.token"))
         plan = acl.Plan(list(layout.agents), list(mesh), {}, gateways=list(layout.gateways))
         # the first instance's folder keeps the service's secret; the others get copies below
-        plan.files = {name: SECRETS / layout.sidecars(name)[0] / "service.token" for name in mesh}
+        plan.files = {name: SECRETS / sidecar_folders(layout, service)[0] / "service.token"
+                      for name, service in mesh.items()}
         plan.files |= {gateway: SECRETS / layout.gateway_instances(gateway)[0] / "service.token"
                        for gateway in layout.gateways}
         plan.files |= {name: init_dir / f"{name}.token" for name in plan.agents()}
@@ -219,8 +228,8 @@ def init() -> int:
             node: Consul(f"https://{node}:8501", anonymous.ca_file, anonymous.cert_file, anonymous.key_file,
                          management.token) for node in layout.agents}
         tokens = acl.ensure(management, plan, owners, agents)
-        for name in mesh:
-            for folder in layout.sidecars(name)[1:]:
+        for name, service in mesh.items():
+            for folder in sidecar_folders(layout, service)[1:]:
                 secrets.write_secret(SECRETS / folder / "service.token", tokens[name] + "\n", ENVOY_UID)
         for gateway in layout.gateways:
             for folder in layout.gateway_instances(gateway)[1:]:

@@ -97,11 +97,17 @@ class Policy:
 
     def entries(self, protocol: str | None) -> list[Entry]:
         source = f"derived from {POLICY_FILE} and services/"
-        resolvers = [{"Kind": "service-resolver", "Name": name, "ConnectTimeout": self.policy["ConnectTimeout"]}
-                     for name in self.called()]
+        resolvers = [self.resolver(name) for name in self.called()]
         routers = [self.router(name) for name in sorted(self.per_service)]
         defaults = [self.caller_defaults(s, protocol) for s in sorted(self.services) if self.services[s].upstreams]
-        return [Entry(body, source) for body in resolvers + routers + defaults]
+        splitters = [splitter(name, self.services[name].versions) for name in self.called()
+                     if len(self.services[name].versions) > 1]
+        return ([Entry(body, source) for body in resolvers + routers + defaults]
+                + [Entry(body, "derived from services/ (the versions' meta.version); its weights are the "
+                               "operators' from then on: `python -m meshctl split`") for body in splitters])
+
+    def resolver(self, name: str) -> dict:
+        return resolver(name, self.policy["ConnectTimeout"], self.services[name].versions)
 
     def router(self, name: str) -> dict:
         """Retries on the routes a repeat cannot harm, the service's time limit on every route, and a
@@ -140,6 +146,29 @@ class Policy:
             for service in relays:
                 service["PassiveHealthCheck"] = self.health_check(service["Name"])
         return gateway
+
+
+def resolver(name: str, connect_timeout: str, versions: list[str]) -> dict:
+    """``name``'s resolver: the connect timeout; for a service in several versions a subset of each
+    (its instances' ``meta.version``), the first version the default."""
+    body = {"Kind": "service-resolver", "Name": name, "ConnectTimeout": connect_timeout}
+    if len(versions) > 1:
+        body["DefaultSubset"] = versions[0]
+        body["Subsets"] = {version: subset(version) for version in versions}
+    return body
+
+
+def subset(version: str) -> dict:
+    """A resolver's subset of the instances registered with ``meta.version`` = ``version``."""
+    return {"Filter": f'Service.Meta.version == "{version}"', "OnlyPassing": True}
+
+
+def splitter(name: str, versions: list[str], weights: dict[str, float] | None = None) -> dict:
+    """A service-splitter sending ``weights`` (percent by version, summing to 100) of ``name``'s requests
+    to each version's subset; by default all to the first version."""
+    weights = weights if weights is not None else {versions[0]: 100}
+    return {"Kind": "service-splitter", "Name": name,
+            "Splits": [{"Weight": weights.get(version, 0), "ServiceSubset": version} for version in versions]}
 
 
 # what ends every L7 source's permissions (intentions-default-deny.hcl says why)

@@ -10,7 +10,7 @@ def app_argv(service: Service, bind: str, gunicorn: str = "gunicorn") -> list[st
     """gunicorn serving ``service``'s WSGI app on ``bind`` (host:port). Its environment names a folder
     of the service's own in ``METRICS_DIR_ENV``, so /metrics adds up every worker's requests."""
     return [gunicorn, "--bind", bind, "--workers", "2", "--threads", "4", "--graceful-timeout", "5",
-            "--timeout", "30", "--name", service.name,
+            "--timeout", "30", "--name", service.id,
             # the sidecar keeps its connections to the app open between requests; gunicorn's 2 s
             # default closed idle ones under Envoy's feet, failing the request that reused one
             "--keep-alive", "75",
@@ -26,7 +26,7 @@ def sidecar_argv(service: Service, grpc_addr: str, grpc_ca_file: str, token_file
     Envoy presents the service's own token, read from ``token_file`` (a file, so the secret never
     shows in ``ps``); Consul gives it that service's config and certificate only.
     """
-    argv = [consul, "connect", "envoy", "-sidecar-for", service.name, "-token-file", token_file,
+    argv = [consul, "connect", "envoy", "-sidecar-for", service.id, "-token-file", token_file,
             "-admin-bind", f"127.0.0.1:{service.admin_port}", "-grpc-addr", grpc_addr,
             "-grpc-ca-file", grpc_ca_file]
     if http_addr:

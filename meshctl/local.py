@@ -15,7 +15,7 @@ from pathlib import Path
 
 from meshctl import acl, consul_api, entries, envoy_admin, launch, metrics, secrets, traces
 from meshctl.procs import Proc
-from meshctl.topology import Service, TopologyError, load
+from meshctl.topology import Service, TopologyError, instances, load
 
 REPO = Path(__file__).resolve().parents[1]
 MESH_CONFIG = Path(os.environ.get("MESH_CONFIG", REPO / "consul-config"))
@@ -192,10 +192,10 @@ def register_services(mesh: dict[str, Service], management: consul_api.Consul, e
     started: the agent restores registrations itself, but a sidecar's checks with Consul's default
     10 s interval, not the definition's), else those Consul does not know."""
     registered = []
-    for service in mesh.values():
-        if not every and management.service(service.name) and management.service(service.sidecar_id):
+    for service in instances(mesh):
+        if not every and management.service(service.id) and management.service(service.sidecar_id):
             continue
-        registered.append(service.name)
+        registered.append(service.id)
         # the definition as it is, plus where its Envoy sends its spans
         definition = RUN_DIR / "registrations" / service.file.name
         definition.parent.mkdir(parents=True, exist_ok=True)
@@ -229,14 +229,26 @@ def apply_config(config: list[entries.Entry], force: bool, management: consul_ap
     """
     written = []
     for entry in config:
-        if not force and management.config_entry(entry.body["Kind"], entry.body["Name"]) is not None:
+        held = None if force else management.config_entry(entry.body["Kind"], entry.body["Name"])
+        if held is not None and not other_versions(entry.body, held):
             continue
         result = entries.write(entry, str(CONSUL_BIN), consul_env(MANAGEMENT))
         if result.returncode != 0:
-            raise Failure(f"consul config write {entry.key} ({entry.source}) failed:\n{result.stdout}{result.stderr}")
+            hint = ("" if force else "\n(an entry it builds on may be one an older consul-config/ wrote: "
+                    "`python -m meshctl up --reset-config` rewrites them all, intentions included)")
+            raise Failure(f"consul config write {entry.key} ({entry.source}) failed:\n{result.stdout}{result.stderr}"
+                          f"{hint}")
         written.append(entry.key)
     if written:
         say(f"config entries applied: {', '.join(written)}")
+
+
+def other_versions(ours: dict, held: dict) -> bool:
+    """Whether ``held``, a resolver Consul holds, has other versions' subsets than ``ours`` derives: a
+    version added or removed since it was written. Those are the definitions' (not an operator's), and
+    a split cannot name a subset the resolver lacks, so such a resolver is written again."""
+    subsets = lambda body: (sorted(body.get("Subsets") or {}), body.get("DefaultSubset") or "")  # noqa: E731
+    return ours["Kind"] == "service-resolver" and subsets(ours) != subsets(held)
 
 
 # --- apps and sidecars ----------------------------------------------------------------------------
@@ -256,14 +268,14 @@ def start_once(name: str, label: str, port: int, what: str, argv, env: dict[str,
 def start_app(service: Service) -> None:
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     bind = f"127.0.0.1:{service.port}"
-    metrics_dir = RUN_DIR / "metrics" / service.name  # emptied by gunicorn's master when it starts
+    metrics_dir = RUN_DIR / "metrics" / service.id  # emptied by gunicorn's master when it starts
     metrics_dir.mkdir(parents=True, exist_ok=True)
     env = base_env() | service.app_env() | consul_access(service) | {launch.METRICS_DIR_ENV: str(metrics_dir)}
     if TRACING:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = traces.OTLP_HTTP
     else:
         env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
-    start_once(service.name, service.name, service.port, f"gunicorn on {bind}",
+    start_once(service.id, service.id, service.port, f"gunicorn on {bind}",
                lambda: launch.app_argv(service, bind, gunicorn), env)
 
 
@@ -285,7 +297,7 @@ def app_healthy(service: Service) -> bool:
 
 
 def start_sidecar(service: Service) -> None:
-    start_once(service.sidecar_id, f"{service.name} sidecar", service.admin_port,
+    start_once(service.sidecar_id, f"{service.id} sidecar", service.admin_port,
                f"Envoy (admin 127.0.0.1:{service.admin_port})",
                lambda: launch.sidecar_argv(service, CONSUL_GRPC_TLS, str(CA_FILE), str(token_file(service.name)),
                                            consul=str(CONSUL_BIN), envoy=str(envoy_binary())),
@@ -294,7 +306,7 @@ def start_sidecar(service: Service) -> None:
 
 def wait_passing(mesh: dict[str, Service], timeout: float) -> None:
     """Until Consul reports every service's and sidecar's checks passing."""
-    wanted = {s.name for s in mesh.values()} | {s.sidecar_id for s in mesh.values()}
+    wanted = {s.id for s in instances(mesh)} | {s.sidecar_id for s in instances(mesh)}
 
     def failing():
         checks = api().checks()
@@ -327,11 +339,11 @@ def wait_upstreams_ready(mesh: dict[str, Service], timeout: float) -> None:
     """Until every sidecar's Envoy holds a healthy endpoint for each of its upstreams."""
     def gaps() -> list[str]:
         found = []
-        for service in mesh.values():
+        for service in instances(mesh):
             missing = envoy_admin.upstreams_without_endpoints(service)
             if missing is None:
-                found.append(f"{service.name} sidecar (admin port {service.admin_port} does not answer)")
-            found += [f"{service.name} -> {upstream}" for upstream in missing or []]
+                found.append(f"{service.id} sidecar (admin port {service.admin_port} does not answer)")
+            found += [f"{service.id} -> {upstream}" for upstream in missing or []]
         return found
 
     deadline = time.monotonic() + timeout
@@ -413,12 +425,12 @@ def up(reset_config: bool = False) -> int:
         apply_config(config, fresh or reset_config, management)
         del management  # the management token stays in its file; nothing started below gets it
         start_gate()
-        for service in mesh.values():
+        for service in instances(mesh):
             start_app(service)
-        for service in mesh.values():
-            wait_for(f"{service.name} to answer GET {service.health_path}", lambda s=service: app_healthy(s),
-                     STARTUP_TIMEOUT, proc(service.name))
-        for service in mesh.values():
+        for service in instances(mesh):
+            wait_for(f"{service.id} to answer GET {service.health_path}", lambda s=service: app_healthy(s),
+                     STARTUP_TIMEOUT, proc(service.id))
+        for service in instances(mesh):
             start_sidecar(service)
         say("waiting for Consul to report every service and sidecar passing")
         wait_passing(mesh, STARTUP_TIMEOUT)
@@ -450,7 +462,7 @@ def down() -> int:
             say(f"{name.removesuffix('-sidecar-proxy')}{' sidecar' if name in sidecars else ''}: stopped")
     ports = set(CONSUL_PORTS) | {metrics.PORT} | set(traces.PORTS)
     try:
-        ports = ports.union(*(s.ports() for s in services().values()))
+        ports = ports.union(*(s.ports() for s in instances(services())))
     except TopologyError as err:
         print(f"(not checking the services' ports: {err})", file=sys.stderr)
     busy = [p for p in sorted(ports) if port_open(p)]
@@ -470,8 +482,8 @@ def status() -> int:
     checks = observer.checks()
     ok = True
     print(f"{'service':<26}{'process':<10}{'health':<10}checks")
-    for service in services().values():
-        for service_id in (service.name, service.sidecar_id):
+    for service in instances(services()):
+        for service_id in (service.id, service.sidecar_id):
             mine = [c for c in checks.values() if c.get("ServiceID") == service_id]
             states = {c["Status"] for c in mine}
             health = ("critical" if "critical" in states else "warning" if "warning" in states
@@ -490,8 +502,8 @@ def status() -> int:
 
 def plan() -> int:
     """What `up` would start, derived from the service definitions: ports, upstreams, commands."""
-    for service in services().values():
-        print(f"{service.name}  (services/{service.file.name})")
+    for service in instances(services()):
+        print(f"{service.id}  (services/{service.file.name}; {service.name} {service.version})")
         print(f"  app       127.0.0.1:{service.port}  {' '.join(launch.app_argv(service, f'127.0.0.1:{service.port}'))}")
         for variable, url in service.upstream_env().items():
             print(f"  upstream  {variable}={url}")

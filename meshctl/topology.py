@@ -9,7 +9,7 @@ the standard library parses them everywhere, in every image, with no parser of o
 
 import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -39,6 +39,9 @@ class Upstream:
 @dataclass(frozen=True)
 class Service:
     name: str
+    # the definition's service.id: the service's name for its first instance (services/<name>.json),
+    # <name>-<version> for an instance of another version (services/<name>-<version>.json)
+    id: str
     address: str
     port: int
     sidecar_port: int
@@ -55,10 +58,22 @@ class Service:
     # the sidecar's expose listener for the app's /metrics (meta.app_metrics_port): how Prometheus
     # reaches an app that listens on its namespace's loopback only; None: the app is not scraped
     app_metrics_port: int | None = None
+    # on a service's first instance: the instances of its other versions, each with ports of its own
+    others: tuple["Service", ...] = field(default=(), compare=False, repr=False)
 
     @property
     def sidecar_id(self) -> str:
-        return f"{self.name}-sidecar-proxy"
+        return f"{self.id}-sidecar-proxy"
+
+    @property
+    def instances(self) -> tuple["Service", ...]:
+        """This service's instances in local mode: the first, then one of each other version."""
+        return (self, *self.others)
+
+    @property
+    def versions(self) -> list[str]:
+        """Every version of this service that a definition runs: the first instance's, then the others'."""
+        return [self.version] + sorted({i.version for i in self.others})
 
     @property
     def url(self) -> str:
@@ -79,7 +94,7 @@ class Service:
         (shopcommon.servedby): its version, ``datacenter`` and ``instance`` (default: its service id)."""
         return self.upstream_env() | {
             "SERVICE_VERSION": self.version, "SERVICE_DATACENTER": datacenter,
-            "SERVICE_INSTANCE": instance or self.definition["service"].get("id", self.name)}
+            "SERVICE_INSTANCE": instance or self.id}
 
     def ports(self) -> set[int]:
         """Every port this service and its sidecar listen on."""
@@ -115,23 +130,48 @@ class Service:
 
 
 def load(folder: Path) -> dict[str, Service]:
-    """Every service defined in ``folder/services``, callees before their callers.
+    """Every service defined in ``folder/services``, callees before their callers, by name; each
+    holds its other versions' instances (``others``).
 
     Raises TopologyError for a definition the mesh cannot run: a missing key, an upstream with no
-    definition, or two listeners on one port (in local mode they all share one host).
+    definition, two listeners on one port (in local mode they all share one host), or another
+    version of a service that has no first instance or calls other services than it.
     """
     files = sorted((Path(folder) / "services").glob("*.json"))
     if not files:
         raise TopologyError(f"no service definitions in {Path(folder) / 'services'}")
-    services = {}
+    every: dict[str, Service] = {}
     for path in files:
         service = _service(path)
-        if service.name in services:
-            raise TopologyError(f"{path}: service {service.name!r} is also defined in {services[service.name].file}")
-        services[service.name] = service
+        if service.id in every:
+            raise TopologyError(f"{path}: service id {service.id!r} is also defined in {every[service.id].file}")
+        every[service.id] = service
+    services = {s.name: s for s in every.values() if s.id == s.name}
+    others: dict[str, list[Service]] = {}
+    for other in (s for s in every.values() if s.id != s.name):
+        first = services.get(other.name)
+        if first is None:
+            raise TopologyError(f"{other.file}: {other.id} is another instance of {other.name!r}, which has no "
+                                f"definition with id {other.name!r}")
+        unnamed = [s.file.name for s in (first, other) if "version" not in (s.definition["service"].get("meta") or {})]
+        if unnamed:
+            raise TopologyError(f"{other.file}: {other.name} runs in several versions, so each of its definitions "
+                                f"names its version in meta.version ({', '.join(unnamed)} does not)")
+        versions = {first.version} | {s.version for s in others.get(other.name, [])}
+        # the same services called, each on a port of its own (every listener shares one host in make up)
+        if other.version in versions or [u.service for u in other.upstreams] != [u.service for u in first.upstreams]:
+            raise TopologyError(f"{other.file}: another version of {other.name} must name a version of its own "
+                                f"(meta.version; taken: {', '.join(sorted(versions))}) and call the same services")
+        others.setdefault(other.name, []).append(other)
+    services = {name: replace(s, others=tuple(others.get(name, ()))) for name, s in services.items()}
     _check_upstreams(services)
-    _check_ports(services)
+    _check_ports(every)
     return {name: services[name] for name in _callees_first(services)}
+
+
+def instances(mesh: dict[str, Service]) -> list[Service]:
+    """Every instance of every service in ``mesh`` (``load``'s), callees first: what local mode runs."""
+    return [instance for service in mesh.values() for instance in service.instances]
 
 
 def _parse(path: Path) -> dict:
@@ -170,6 +210,7 @@ def _service(path: Path) -> Service:
         for u in proxy.get("upstreams") or [])
     service = Service(
         name=need(raw, "name", "service."),
+        id=raw.get("id") or raw.get("name"),
         address=need(raw, "address", "service."),
         port=int(need(raw, "port", "service.")),
         sidecar_port=int(need(sidecar, "port", "connect.sidecar_service.")),
@@ -194,7 +235,6 @@ def _check_agrees(service: Service, raw: dict, exposed: dict) -> None:
     """What a definition has to say twice (Consul wants it so) must say the same both times."""
     sidecar = _sidecar(raw)
     said = [
-        ("service.id", raw.get("id", service.name), service.name, "service.name"),
         ("the port in service.check.http", urlsplit(raw["check"]["http"]).port, service.port, "service.port"),
         ("proxy.local_service_port", (sidecar.get("proxy") or {}).get("local_service_port", service.port),
          service.port, "service.port"),
@@ -207,6 +247,11 @@ def _check_agrees(service: Service, raw: dict, exposed: dict) -> None:
     said += [("the port in connect.sidecar_service.checks[].tcp", int(c["tcp"].rsplit(":", 1)[1]),
           service.sidecar_port, "connect.sidecar_service.port")
          for c in sidecar.get("checks") or [] if "tcp" in c]
+    said += [("connect.sidecar_service.checks[].alias_service", c["alias_service"], service.id, "service.id")
+             for c in sidecar.get("checks") or [] if "alias_service" in c]
+    if service.id != service.name and not service.id.startswith(f"{service.name}-"):
+        raise TopologyError(f"{service.file}: service.id is {service.id!r}: it must be service.name "
+                            f"{service.name!r}, or {service.name}-<something> for another version's instance")
     for where, stated, expected, source in said:
         if stated != expected:
             raise TopologyError(f"{service.file}: {where} is {stated!r}, but {source} is {expected!r}")
@@ -225,7 +270,7 @@ def _check_ports(services: dict[str, Service]) -> None:
         for port in sorted(service.ports()):
             if port in owners:
                 raise TopologyError(f"{service.file}: port {port} is already used by {owners[port]}")
-            owners[port] = service.name
+            owners[port] = service.id
         if len(service.ports()) != 4 + len(service.upstreams) + bool(service.metrics_port) + bool(service.app_metrics_port):
             raise TopologyError(f"{service.file}: a port is used twice within the definition")
 

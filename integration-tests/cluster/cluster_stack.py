@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import dockerstack
 from dockerstack import MESH, REPO, ComposeProject, docker, session  # noqa: F401  (the suite's tests take them from here)
+from meshctl import envoy_admin
 from meshctl.bench import cluster
 from meshctl.container import GATEWAY_ADMIN_PORT
 
@@ -121,7 +122,7 @@ def host_stats(service: str, admin_port: int, stat: str) -> list[tuple[str, str,
     for line in envoy(service, admin_port, "/clusters").splitlines():
         parts = line.split("::")
         if len(parts) == 4 and parts[2] == stat:
-            rows.append((parts[0].split(".")[0], parts[1], parts[3]))
+            rows.append((envoy_admin.upstream_of(parts[0]) or parts[0], parts[1], parts[3]))
     return rows
 
 

@@ -2,6 +2,7 @@
 service) on host ports of its own, and the names its tests use (dockerstack.py does the rest)."""
 
 from dockerstack import MESH, REPO, ComposeProject, docker  # noqa: F401  (the suite's tests take them from here)
+from meshctl.topology import instances
 
 PROJECT = "shoptest"
 FRONTEND_PORT = 15001
@@ -12,7 +13,7 @@ JAEGER_PORT = 16696
 
 class Containers(ComposeProject):
     def envoys(self) -> list[str]:
-        return [self.container(f"{name}-sidecar") for name in MESH]
+        return [self.container(f"{instance.id}-sidecar") for instance in instances(MESH)]
 
     def endpoints_problem(self) -> str:
         missing = [s.name for s in MESH.values() if s.upstreams and docker(

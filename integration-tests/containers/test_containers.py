@@ -132,6 +132,10 @@ def test_compose_has_every_service_of_the_topology_and_publishes_the_frontends_p
     for service in MESH.values():
         assert config[service.name]["build"]["args"]["SERVICE"] == service.name
         assert config[f"{service.name}-sidecar"]["environment"]["SERVICE"] == service.name
+        for other in service.others:  # another version: the service's image, told its instance
+            assert config[other.id]["build"]["args"]["SERVICE"] == service.name
+            assert config[other.id]["environment"]["SERVICE"] == other.id
+            assert config[f"{other.id}-sidecar"]["environment"]["SERVICE"] == other.id
     published = [p["target"] for p in config["frontend"]["ports"]]
     assert published == [MESH["frontend"].port], published
 

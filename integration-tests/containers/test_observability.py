@@ -2,6 +2,8 @@
 catalogue (over TLS, with its client certificate and read-only token) and scrapes them; the jaeger
 container takes every span, so an order is one trace across every app and sidecar."""
 
+from collections import Counter
+
 import ordertrace
 import polling
 from entries import put_entry, with_source_denied
@@ -29,11 +31,12 @@ def total(expression: str) -> float:
 
 
 def test_prometheus_scrapes_every_app_and_every_envoy(stack):
-    wanted = {(job, name): "up" for name in MESH for job in ("apps", "envoys")}
+    # how many targets of each (job, service) in each health: products' two versions are two
+    wanted = Counter({(job, name, "up"): len(s.instances) for name, s in MESH.items() for job in ("apps", "envoys")})
 
     def targets():
         active = get(f"{PROMETHEUS}/api/v1/targets").json()["data"]["activeTargets"]
-        return {(t["labels"]["job"], t["labels"].get("service")): t["health"] for t in active}
+        return Counter((t["labels"]["job"], t["labels"].get("service"), t["health"]) for t in active)
     eventually("every app and Envoy to be a target, and up", lambda: targets() == wanted)
 
 

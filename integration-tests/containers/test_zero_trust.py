@@ -6,25 +6,29 @@ import pytest
 
 import dockerstack
 from compose_stack import MESH, STACK, container, docker
+from meshctl.topology import instances
 
-SERVICES = tuple(MESH)
 
 
-@pytest.mark.parametrize("app", SERVICES)
-def test_no_app_container_can_take_a_certificate_or_change_an_intention(consul_client, app):
-    dockerstack.assert_no_certificate_or_intention_from(consul_client, STACK, app, app, agents=("consul",),
-                                                        instances=1)
+# every app container (products' v2 too): (its Compose service, the mesh service it is an instance of)
+APPS = [(instance.id, instance.name) for instance in instances(MESH)]
+
+
+@pytest.mark.parametrize("app, service", APPS, ids=[app for app, _ in APPS])
+def test_no_app_container_can_take_a_certificate_or_change_an_intention(consul_client, app, service):
+    dockerstack.assert_no_certificate_or_intention_from(consul_client, STACK, app, service, agents=("consul",),
+                                                        running={s.name: len(s.instances) for s in MESH.values()})
 
 
 def test_apps_hold_no_client_certificate_and_no_token_but_the_frontends(stack):
-    dockerstack.assert_no_secret_but_the_frontends_token(STACK, [(app, app) for app in SERVICES])
+    dockerstack.assert_no_secret_but_the_frontends_token(STACK, APPS)
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_each_service_token_has_its_identity_only_and_cannot_write_intentions(consul_http, service):
-    dockerstack.assert_token_has_its_identity_only(consul_http, STACK, f"{service}-sidecar", service, "orders")
+@pytest.mark.parametrize("app, service", APPS, ids=[app for app, _ in APPS])
+def test_each_service_token_has_its_identity_only_and_cannot_write_intentions(consul_http, app, service):
+    dockerstack.assert_token_has_its_identity_only(consul_http, STACK, f"{app}-sidecar", service, "orders")
     # the token file: its sidecar's user only
-    mode = docker("exec", container(f"{service}-sidecar"), "stat", "-c", "%a %u", "/consul/secrets/service.token")
+    mode = docker("exec", container(f"{app}-sidecar"), "stat", "-c", "%a %u", "/consul/secrets/service.token")
     assert mode.stdout.split() == ["600", "10002"], mode.stdout
 
 

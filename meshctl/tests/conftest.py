@@ -16,6 +16,17 @@ def mesh_config(tmp_path) -> Path:
 
 
 @pytest.fixture
+def consul_env(monkeypatch, throwaway_consul):
+    """The operators' commands pointed at the throwaway Consul's plain-HTTP port, with no token of
+    their own yet (what the consul CLI would find in the environment, cleared)."""
+    for name in ("CONSUL_HTTP_TOKEN", "CONSUL_HTTP_TOKEN_FILE", "CONSUL_CLIENT_CERT", "CONSUL_CLIENT_KEY",
+                 "CONSUL_CACERT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CONSUL_HTTP_ADDR", throwaway_consul.http.address)
+    return monkeypatch
+
+
+@pytest.fixture
 def with_fifth_service(mesh_config) -> Path:
     """consul-config/ plus a throwaway `inventory` service that calls products: a definition, nothing else."""
     shutil.copy(FIFTH, mesh_config / "services")

@@ -150,12 +150,36 @@ def test_a_file_that_is_not_hcl_is_named(mesh_config):
         entries.load(mesh_config)
 
 
+def test_a_service_in_two_versions_gets_a_subset_of_each_and_a_split_all_to_the_first(written):
+    resolver = written["service-resolver/products"].body
+    assert resolver["DefaultSubset"] == "v1"
+    assert resolver["Subsets"] == {"v1": {"Filter": 'Service.Meta.version == "v1"', "OnlyPassing": True},
+                                   "v2": {"Filter": 'Service.Meta.version == "v2"', "OnlyPassing": True}}
+    assert written["service-splitter/products"].body["Splits"] == [
+        {"Weight": 100, "ServiceSubset": "v1"}, {"Weight": 0, "ServiceSubset": "v2"}]
+    # a service in one version: no subsets, no splitter
+    assert "Subsets" not in written["service-resolver/users"].body
+    assert [k for k in written if k.startswith("service-splitter/")] == ["service-splitter/products"]
+
+
 def test_the_command_lists_every_entry_and_prints_one_for_consul_config_write(capsys, written):
     assert cli.main(["entries"]) == 0
     listed = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in listed] == list(written)
-    assert "derived from resilience.hcl and services/" in listed[-1]
+    assert "derived from resilience.hcl and services/" in next(l for l in listed if l.startswith("service-router/users"))
     assert cli.main(["entries", "service-router/users"]) == 0
     assert json.loads(capsys.readouterr().out) == written["service-router/users"].body
     assert cli.main(["entries", "service-router/nope"]) == 1
     assert "no entry 'service-router/nope'" in capsys.readouterr().err
+
+
+def test_make_up_writes_a_resolver_again_only_when_its_versions_changed(written):
+    from meshctl.local import other_versions
+
+    products, users = written["service-resolver/products"].body, written["service-resolver/users"].body
+    # as an older consul-config/ wrote it, before v2: no subsets, and a splitter would be refused
+    assert other_versions(products, {"Kind": "service-resolver", "Name": "products", "ConnectTimeout": "2s"})
+    assert other_versions(products, {**products, "DefaultSubset": "v2"})
+    assert not other_versions(products, {**products, "ConnectTimeout": "9s", "ModifyIndex": 42})
+    assert not other_versions(users, {**users, "ConnectTimeout": "9s"})  # an operator's change stays
+    assert not other_versions(written["service-splitter/products"].body, {"Splits": []})

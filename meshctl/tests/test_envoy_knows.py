@@ -10,7 +10,8 @@ from meshctl import container, envoy_admin
 from shoptesting import serve
 
 STATS = """cluster.local_app.membership_healthy: 1
-cluster.products.default.dc1.internal.0f1e.consul.membership_healthy: 2
+cluster.v1.products.default.dc1.internal.0f1e.consul.membership_healthy: 2
+cluster.v2.products.default.dc1.internal.0f1e.consul.membership_healthy: 1
 cluster.users.default.dc1.internal.0f1e.consul.membership_healthy: 1
 cluster.users.default.dc1.internal.0f1e.consul.membership_total: 2
 """
@@ -26,7 +27,15 @@ def admin():
 
 
 def test_healthy_endpoints_are_counted_per_upstream_and_the_local_app_is_not_one(admin):
-    assert envoy_admin.healthy_endpoints(admin) == {"products": 2, "users": 1}
+    # products in two versions: a cluster per version's subset, added up
+    assert envoy_admin.healthy_endpoints(admin) == {"products": 3, "users": 1}
+
+
+@pytest.mark.parametrize("cluster, upstream", [
+    ("users.default.dc1.internal.0f1e-22.consul", "users"), ("v2.products.default.dc1.internal.0f1e.consul", "products"),
+    ("local_app", None), ("self_admin", None), ("internal.x", None)])
+def test_the_upstream_of_a_cluster_is_read_past_its_subset(cluster, upstream):
+    assert envoy_admin.upstream_of(cluster) == upstream
 
 
 def test_an_envoy_that_does_not_answer_knows_nothing():

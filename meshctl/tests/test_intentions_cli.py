@@ -9,16 +9,6 @@ from meshctl import cli
 
 
 @pytest.fixture
-def consul_env(monkeypatch, throwaway_consul):
-    """The CLI pointed at the throwaway Consul's plain-HTTP port, with no token of its own yet."""
-    for name in ("CONSUL_HTTP_TOKEN", "CONSUL_HTTP_TOKEN_FILE", "CONSUL_CLIENT_CERT", "CONSUL_CLIENT_KEY",
-                 "CONSUL_CACERT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CONSUL_HTTP_ADDR", throwaway_consul.http.address)
-    return monkeypatch
-
-
-@pytest.fixture
 def destination():
     # unique, since the throwaway Consul lives for the whole run; short, to fit `list`'s column
     return f"o{uuid.uuid4().hex[:10]}"

@@ -34,8 +34,8 @@ def test_each_app_is_told_who_it_is_for_served_by():
 
 
 def test_a_definition_names_its_version_in_its_meta(mesh_config):
-    _edit(mesh_config, "products", lambda s: s["meta"].update(version="v2"))
-    assert topology.load(mesh_config)["products"].version == "v2"
+    _edit(mesh_config, "users", lambda s: s["meta"].update(version="v3"))
+    assert topology.load(mesh_config)["users"].version == "v3"
 
 
 def test_a_fifth_service_needs_only_its_definition(with_fifth_service):
@@ -54,7 +54,7 @@ def test_make_plan_shows_what_up_would_start_for_it(with_fifth_service):
     result = subprocess.run([sys.executable, "-m", "meshctl", "plan"], cwd=REPO, capture_output=True, text=True,
                             env=os.environ | {"MESH_CONFIG": str(with_fifth_service)}, timeout=60)
     assert result.returncode == 0, result.stderr
-    block = result.stdout[result.stdout.index("inventory  (services/inventory.json)"):]
+    block = result.stdout[result.stdout.index("inventory  (services/inventory.json; inventory v1)"):]
     assert "127.0.0.1:5005  gunicorn --bind 127.0.0.1:5005" in block
     assert "upstream  PRODUCTS_URL=http://127.0.0.1:8105" in block
     assert "mTLS :21005  Envoy admin :19005  health via :21105/healthcheck" in block
@@ -67,6 +67,14 @@ def _edit(config, name, change):
     path.write_text(json.dumps(definition))
 
 
+def _as(service: dict, name: str, service_id: str) -> None:
+    """``service`` renamed, with its sidecar's alias check, which names the id too."""
+    service.update(name=name, id=service_id)
+    for check in service["connect"]["sidecar_service"]["checks"]:
+        if "alias_service" in check:
+            check["alias_service"] = service_id
+
+
 @pytest.mark.parametrize("name, change, message", [
     ("users", lambda s: s["meta"].pop("envoy_admin_port"), "users.json: service.meta.envoy_admin_port is required"),
     ("users", lambda s: s.pop("meta"), "users.json: service.meta.envoy_admin_port is required"),
@@ -75,16 +83,44 @@ def _edit(config, name, change):
         {"destination_name": "payments", "local_bind_port": 8104}), "upstream 'payments' has no service definition"),
     ("orders", lambda s: s["connect"]["sidecar_service"]["proxy"]["upstreams"][0].update(local_bind_port=8012),
      "port 8012 is already used by"),
-    ("users", lambda s: s.update(name="products", id="products"), "service 'products' is also defined in"),
+    ("users", lambda s: _as(s, "products", "products"), "service id 'products' is also defined in"),
     # a fact stated twice must agree, or gunicorn would listen where Consul and Envoy do not look
     ("users", lambda s: s.update(port=5012), "the port in service.check.http is 5002, but service.port is 5012"),
-    ("users", lambda s: s.update(id="users-1"), "service.id is 'users-1', but service.name is 'users'"),
+    ("users", lambda s: _as(s, "users", "users-1"), "users-1 is another instance of 'users', which has no definition "
+     "with id 'users'"),
+    ("users", lambda s: _as(s, "users", "shoppers"), "service.id is 'shoppers': it must be service.name 'users'"),
+    ("users", lambda s: _as(s, "users", "users") or s["connect"]["sidecar_service"]["checks"][1].update(
+        alias_service="orders"), "checks\\[\\].alias_service is 'orders', but service.id is 'users'"),
     ("orders", lambda s: s["connect"]["sidecar_service"].update(port=21014),
      "the port in connect.sidecar_service.checks\\[\\].tcp is 21004"),
 ])
 def test_a_definition_the_mesh_cannot_run_is_refused_by_name(mesh_config, name, change, message):
     _edit(mesh_config, name, change)
     with pytest.raises(topology.TopologyError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        topology.load(mesh_config)
+
+
+def test_another_version_is_an_instance_of_the_same_service():
+    mesh = topology.load(REPO / "consul-config")
+    assert list(mesh) == ["users", "products", "orders", "frontend"]
+    products = mesh["products"]
+    assert [(i.id, i.version, i.port, i.sidecar_id) for i in products.instances] == [
+        ("products", "v1", 5003, "products-sidecar-proxy"), ("products-v2", "v2", 5013, "products-v2-sidecar-proxy")]
+    assert products.versions == ["v1", "v2"]
+    assert products.others[0].app_env()["SERVICE_INSTANCE"] == "products-v2"
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s["meta"].update(version="v1"), "another version of products must name a version of its own"),
+    (lambda s: s["connect"]["sidecar_service"]["proxy"].update(
+        upstreams=[{"destination_name": "users", "local_bind_port": 8113}]), "and call the same services"),
+    (lambda s: s["meta"].pop("version"), "products runs in several versions, so each of its definitions names"),
+    (lambda s: s.update(port=5004), "the port in service.check.http is 5013, but service.port is 5004"),
+    (lambda s: s["meta"].update(envoy_admin_port="19003"), "port 19003 is already used by products"),
+])
+def test_another_version_that_cannot_run_beside_the_first_is_refused(mesh_config, change, message):
+    _edit(mesh_config, "products-v2", change)
+    with pytest.raises(topology.TopologyError, match=message):
         topology.load(mesh_config)
 
 
@@ -104,3 +140,15 @@ def test_in_a_container_consul_reaches_the_app_through_the_expose_listener():
     # upstream listeners and the sidecar's way to its app stay on the namespace's loopback
     assert registered["connect"]["sidecar_service"]["proxy"]["local_service_address"] == "127.0.0.1"
     assert users.definition["service"]["address"] == "127.0.0.1"  # the loaded definition is untouched
+
+
+def test_a_caller_in_a_second_version_calls_the_same_services_on_ports_of_its_own(mesh_config):
+    text = (mesh_config / "services" / "orders.json").read_text().replace('"id": "orders"', '"id": "orders-v2"')
+    text = text.replace('"version": "v1"', '"version": "v2"').replace("Aliasing orders", "Aliasing orders-v2")
+    text = text.replace('"alias_service": "orders"', '"alias_service": "orders-v2"')
+    for port in ("5004", "21004", "19004", "21104", "19104", "21204", "8102", "8103"):
+        text = text.replace(port, str(int(port) + 20))
+    (mesh_config / "services" / "orders-v2.json").write_text(text)
+    orders = topology.load(mesh_config)["orders"]
+    assert orders.versions == ["v1", "v2"]
+    assert [(u.service, u.port) for u in orders.others[0].upstreams] == [("users", 8122), ("products", 8123)]

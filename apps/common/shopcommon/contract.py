@@ -274,11 +274,23 @@ class User(Model):
     email: str
 
 
+LOW_STOCK = 5  # at most this many left: "low_stock"
+
+
 class Product(Model):
     id: Id
     name: str
     price_cents: Cents = Field(alias="price")
     stock: Stock
+    availability: Literal["in_stock", "low_stock", "sold_out"] | None = Field(
+        None, description=f"products v2 and later (v1 leaves it out): sold_out at 0, low_stock at {LOW_STOCK} "
+                          "or fewer, else in_stock")
+
+    def wire(self) -> dict[str, Any]:
+        answer = super().wire()
+        if self.availability is None:  # v1's answer, as v1 gives it
+            del answer["availability"]
+        return answer
 
 
 class PricedLine(Model):

@@ -44,6 +44,7 @@ def identity(service: str) -> str:
 def init_served_by(app: Flask, service: str) -> None:
     """Put ``Served-By`` on every answer ``app`` gives: views', errors' and refusals' alike."""
     me = app.config["SERVED_BY"] = identity(service)
+    app.config["SERVICE_VERSION"] = me.split("/")[1]  # what a version's own behaviour asks
 
     @app.after_request
     def name_the_servers(response):

@@ -4,7 +4,9 @@ from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopcommon import db
-from shopcommon.contract import format_money
+from flask import current_app
+
+from shopcommon.contract import LOW_STOCK, format_money
 
 
 def _now() -> datetime:
@@ -26,7 +28,11 @@ class Product(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "name": self.name, "price": format_money(self.price_cents), "stock": self.stock}
+        answer = {"id": self.id, "name": self.name, "price": format_money(self.price_cents), "stock": self.stock}
+        if current_app.config.get("SERVICE_VERSION", "v1") != "v1":  # v2: what the canary adds
+            answer["availability"] = ("sold_out" if self.stock == 0 else "low_stock" if self.stock <= LOW_STOCK
+                                      else "in_stock")
+        return answer
 
 
 class Reservation(db.Model):

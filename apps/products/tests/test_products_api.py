@@ -89,3 +89,15 @@ def test_largest_price_and_stock_are_stored_exactly(client):
     assert response.status_code == 201
     product = client.get(f"/products/{response.get_json()['id']}").get_json()
     assert product["price"] == "999999999.99" and product["stock"] == 2**31 - 1
+
+
+def test_v2_says_how_available_each_product_is_and_v1_leaves_it_out(app, client, make_product):
+    made = {stock: make_product(name=f"stock {stock}", stock=stock) for stock in (0, 5, 6)}
+    assert all("availability" not in product for product in made.values())
+    app.config["SERVICE_VERSION"] = "v2"  # as SERVICE_VERSION=v2 starts it: the canary
+    expected = {0: "sold_out", 5: "low_stock", 6: "in_stock"}
+    for stock, product in made.items():
+        assert client.get(f"/products/{product['id']}").get_json()["availability"] == expected[stock]
+    listed = client.get("/products").get_json()["items"]
+    assert {p["stock"]: p["availability"] for p in listed} == expected
+    assert client.post("/products", json={"name": "new", "price": "1.00"}).get_json()["availability"] == "sold_out"
