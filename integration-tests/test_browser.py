@@ -300,6 +300,10 @@ def test_mesh_page_shows_services_sidecars_and_refreshes(page, site):
     expect(orders).to_contain_text(f"users on {users.address}:{users.port}")
     expect(orders).to_contain_text("passing")
     expect(page.locator("#refreshed")).to_contain_text("Updated", timeout=10000)
+    # each version of products its own instance, named with its version (as refreshed by the page)
+    products = page.locator('[data-service="products"]')
+    for instance in MESH["products"].instances:
+        expect(products).to_contain_text(f"{instance.id} ({instance.version}) at")
     shot(page, "mesh")
 
 

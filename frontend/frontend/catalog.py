@@ -34,7 +34,8 @@ def _instance(instance: dict, proxies: list[dict]) -> dict:
     svc = instance["Service"]
     sidecar = next((p for p in proxies if p["Service"]["Proxy"].get("DestinationServiceID") == svc["ID"]), None)
     return {
-        "id": svc["ID"], "address": _address(instance), "port": svc["Port"],
+        "id": svc["ID"], "version": (svc.get("Meta") or {}).get("version"), "address": _address(instance),
+        "port": svc["Port"],
         "node": instance["Node"]["Node"], "status": _worst(instance["Checks"]),
         "checks": [_check(check) for check in instance["Checks"]],
         "sidecar": sidecar and {

@@ -285,3 +285,14 @@ def test_try_it_as_a_source_the_token_may_write_fetches_its_certificate(consul_a
     assert response.status_code == 200, response.get_json()
     answer = response.get_json()
     assert answer["status"] is None and answer["allowed"] is False and "no answer" in answer["body"]
+
+
+def test_the_mesh_page_names_each_instances_version():
+    from frontend import catalog
+
+    def entry(service_id, version=None):
+        return {"Service": {"ID": service_id, "Port": 5003, "Address": "127.0.0.1",
+                            "Meta": {"version": version} if version else {}},
+                "Node": {"Node": "shop", "Address": "127.0.0.1"}, "Checks": []}
+    assert catalog._instance(entry("products-v2", "v2"), [])["version"] == "v2"
+    assert catalog._instance(entry("legacy"), [])["version"] is None

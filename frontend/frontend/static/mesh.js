@@ -6,7 +6,7 @@
   function render(services) {
     return services.map(s => `<section class="card service" aria-labelledby="svc-${esc(s.name)}" data-service="${esc(s.name)}">
       <h2 id="svc-${esc(s.name)}">${esc(s.name)} ${badge(s.status)}</h2>` + s.instances.map(i =>
-      `<p><strong>${esc(i.id)}</strong> at ${esc(i.address)}:${esc(i.port)} on node ${esc(i.node)}</p>${checks(i.checks)}` +
+      `<p><strong>${esc(i.id)}</strong>${i.version ? ` (${esc(i.version)})` : ""} at ${esc(i.address)}:${esc(i.port)} on node ${esc(i.node)}</p>${checks(i.checks)}` +
       (i.sidecar ? `<p>Sidecar <strong>${esc(i.sidecar.id)}</strong> (mTLS port ${esc(i.sidecar.port)}) ${badge(i.sidecar.status)}</p>${checks(i.sidecar.checks)}
         <p>Upstreams: ${i.sidecar.upstreams.length ? i.sidecar.upstreams.map(u => `${esc(u.destination)} on 127.0.0.1:${esc(u.local_port)}`).join(", ") : "none"}</p>`
         : `<p class="muted">No sidecar.</p>`)).join("") + "</section>").join("");
