@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import consul
 
+from meshctl import entries
+
 SPLITTER, RESOLVER = "service-splitter", "service-resolver"
 WEIGHT = re.compile(r"^(?P<version>[a-z0-9][a-z0-9._-]*)=(?P<percent>\d{1,3}(\.\d{1,2})?)$")
 
@@ -100,7 +102,9 @@ def change(c: consul.Consul, service: str, asked: list[str]) -> tuple[Split, Spl
     """Move ``service``'s weights as ``asked`` says (see ``weights``); (before, after)."""
     before = read(c, service)
     after = Split(service, weights(asked, list(before.weights)), None)
-    body = {"Splits": [{"Weight": weight, "ServiceSubset": version} for version, weight in after.weights.items()]}
+    # the entry meshctl.entries derives, with these weights; Consul takes Kind and Name from the URL
+    body = {k: v for k, v in entries.splitter(service, list(after.weights), after.weights).items()
+            if k not in ("Kind", "Name")}
     try:
         # cas=0: only if there is none yet
         written = c.config.set(SPLITTER, service, body, cas=before.index if before.index is not None else 0)
