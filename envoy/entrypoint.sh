@@ -48,28 +48,10 @@ stop() {
 }
 trap stop TERM INT
 
-# This container lives in its app's network namespace. When the app container restarts, the
-# namespace this one holds is left without its network interface and without its app; exit so
-# Docker restarts us into the app's new namespace (and we register its new address). A namespace
-# cut off the network (`docker network disconnect`) has lost its interfaces too, but its app still
-# answers on loopback: stay, and serve again when the network is back.
-app_gone() {
-  [ -z "${GATEWAY:-}" ] && [ "$(ls /sys/class/net | grep -vx lo | wc -l)" -eq 0 ] \
-    && ! python3 -m meshctl.container app-listening
-}
+# The app may crash, restart or be stopped: this container stays, in the namespace its pod holds,
+# and Consul's checks (through this Envoy) report the app critical until it answers again. What
+# this loop watches is the gate, which the frontend needs to reach Consul.
 while kill -0 "$envoy" 2>/dev/null; do
-  if app_gone; then
-    echo "sidecar: $SERVICE's network is gone (its container restarted); restarting" >&2
-    kill -TERM "$envoy" 2>/dev/null || true
-    wait "$envoy" 2>/dev/null || true
-    # Docker (20.10) gives up restarting a container whose network parent is itself still being
-    # restarted ("restartmanger wait error: Container ... is restarting"): seen once in CI, the app
-    # back 4.3 s after its kill and this sidecar left exited for good. Exit only once the app has
-    # had the time to come back, so that Docker's restart of this one joins its new namespace.
-    sleep "${APP_RESTART_GRACE:-8}" &
-    wait $! || true
-    exit 1
-  fi
   if [ -n "$gate" ] && ! kill -0 "$gate" 2>/dev/null; then
     echo "sidecar: the Consul gate exited; restarting" >&2
     kill -TERM "$envoy" 2>/dev/null || true

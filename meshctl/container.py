@@ -6,7 +6,6 @@ Envoy command line. Nothing in services.yml or a Dockerfile repeats them.
 
   app            exec gunicorn on 127.0.0.1:<port> (``BIND_ADDRESS`` may widen it), upstream URLs set
   app-ready      exit 0 when the app answers its health path (the app image's HEALTHCHECK)
-  app-listening  exit 0 when something listens on the app's port on this namespace's loopback
   registration   print the definition for this container's address, as JSON for `consul services register`
   sidecar        exec `consul connect envoy` with the same flags as local mode
   gateway        exec `consul connect envoy -gateway=$GATEWAY -register` for the gateway service $SERVICE
@@ -339,12 +338,6 @@ def main(command: str) -> int:
         who = me.app_env(os.environ.get("SERVICE_INSTANCE", "").strip() or None,
                          os.environ.get("SERVICE_DATACENTER", "").strip() or "dc1")
         os.execvpe(argv[0], argv, os.environ | who | {launch.METRICS_DIR_ENV: str(metrics)})
-    if command == "app-listening":
-        try:
-            socket.create_connection(("127.0.0.1", me.port), timeout=2).close()
-        except OSError:
-            return 1
-        return 0
     if command == "app-ready":
         with urllib.request.urlopen(f"http://127.0.0.1:{me.port}{me.health_path}", timeout=2):
             return 0  # urlopen raises for anything but a 2xx

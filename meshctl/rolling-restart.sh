@@ -5,7 +5,7 @@
 #   meshctl/rolling-restart.sh [service ...]     every instance of those services (default: all)
 #
 # COMPOSE_FILE (default cluster.yml) and COMPOSE_PROJECT_NAME say which stack, as for docker compose.
-# An instance is a Compose service <name> whose sidecar <name>-sidecar lives in its network namespace.
+# An instance is an app and its sidecar, in the network namespace their pod holds (services.yml).
 # For each one:
 #   1. stop its sidecar: it leaves Consul's catalogue first, so callers' Envoys stop sending it new
 #      requests, lets the requests under way finish, then stops Envoy (envoy/entrypoint.sh, stop());
@@ -26,22 +26,28 @@ trap 'rm -f "$log"' EXIT
 step() { "$@" >"$log" 2>&1 </dev/null || { cat "$log" >&2; echo "rolling restart: failed: $*" >&2; exit 1; }; }
 
 config="$(compose config --format json)"
-# "<instance> <service> <sidecar>" for each instance, and the containers whose Envoy may call others
+# "<instance> <service> <sidecar>" for each instance (the sidecar, labelled so, and the app in the same
+# pod), and the containers whose Envoy may call others: the rule meshctl/bench/cluster.py reads them by
 instances="$(python3 -c '
 import json, sys
 services = json.load(sys.stdin)["services"]
+pod = lambda d: (d.get("network_mode") or "").removeprefix("service:") if (d.get("network_mode") or "").startswith("service:") else None
 for name, d in sorted(services.items()):
-    mode = d.get("network_mode", "")
-    if mode.startswith("service:"):
-        print(mode.split(":", 1)[1], d["environment"]["SERVICE"], name)
+    if (d.get("labels") or {}).get("shop.mesh.role") == "sidecar" and pod(d):
+        apps = [a for a, e in services.items() if a != name and pod(e) == pod(d)]
+        print(apps[0] if len(apps) == 1 else "?", d["environment"]["SERVICE"], name)
 ' <<<"$config")"
 envoys="$(python3 -c '
 import json, sys
 services = json.load(sys.stdin)["services"]
 print(" ".join(n for n, d in sorted(services.items())
-               if d.get("environment", {}).get("GATEWAY") or d.get("network_mode", "").startswith("service:")))
+               if (d.get("environment") or {}).get("GATEWAY") or (d.get("labels") or {}).get("shop.mesh.role") == "sidecar"))
 ' <<<"$config")"
 [ -n "$instances" ] || { echo "rolling restart: $FILE defines no instance with a sidecar" >&2; exit 1; }
+if grep -q '^? ' <<<"$instances"; then
+  echo "rolling restart: in $FILE, the pod of $(grep '^? ' <<<"$instances" | cut -d' ' -f3 | paste -sd' ') holds not one app" >&2
+  exit 1
+fi
 
 wanted=("$@")
 chosen() { [ ${#wanted[@]} -eq 0 ] && return 0; local w; for w in "${wanted[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }

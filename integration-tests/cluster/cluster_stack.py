@@ -28,6 +28,7 @@ class Instance:
     service: str  # users
     node: str  # the client agent its sidecar registers with: node-1
     sidecar: str  # users-1-sidecar
+    pod: str  # the container holding both's network namespace, and so the address: users-1-pod
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,8 @@ def _layout() -> tuple[tuple[str, ...], tuple[str, ...], tuple[Instance, ...], t
     config = json.loads(dockerstack.compose(FILE, "config", "--format", "json", timeout=60).stdout)
     services = config["services"]
     layout = services["mesh-secrets"]["environment"]
-    instances = tuple(Instance(d["network_mode"].removeprefix("service:"), d["environment"]["SERVICE"],
-                               cluster.node_of(d), name)
+    instances = tuple(Instance(cluster.app_of(services, name), d["environment"]["SERVICE"], cluster.node_of(d), name,
+                               cluster.pod_of(d))
                       for name, d in cluster.sidecar_definitions(services).items())
     gateways = tuple(Gateway(name, cluster.node_of(d)) for name, d in cluster.gateway_definitions(services).items())
     return tuple(layout["MESH_SERVERS"].split()), tuple(layout["MESH_CLIENT_AGENTS"].split()), instances, gateways
@@ -92,7 +93,7 @@ def instances(service: str) -> list[Instance]:
 
 
 def address(service: str) -> str:
-    """The container's address on the mesh network (where Consul registers it)."""
+    """The container's address on the mesh network (where Consul registers it): a pod's or a gateway's."""
     return docker("inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{PROJECT}_mesh").IPAddress}}}}',
                   container(service)).stdout.strip()
 

@@ -47,7 +47,7 @@ def test_each_agent_holds_a_token_with_its_own_node_identity(consul_client):
 
 @pytest.mark.parametrize("service", list(MESH))
 def test_every_instance_and_its_sidecar_pass_on_their_own_node(consul_client, service):
-    expected = {i.node: address(i.name) for i in instances(service)}
+    expected = {i.node: address(i.pod) for i in instances(service)}
     assert sorted(expected) == sorted(NODES)  # one instance per node
     for name in (service, MESH[service].sidecar_id):
         _, entries = consul_client.health.service(name)
@@ -92,7 +92,7 @@ def test_an_order_through_the_ingress(ingress):
 
 @pytest.mark.parametrize("gateway", GATEWAYS, ids=lambda g: g.name)
 def test_each_ingress_gateway_spreads_requests_over_both_frontends(stack, gateway):
-    frontends = {address(i.name): i.name for i in instances("frontend")}
+    frontends = {address(i.pod): i.name for i in instances("frontend")}
     before = ingress_requests(gateway.name)
     assert set(before) == set(frontends), (before, frontends)
     served = Counter()

@@ -170,8 +170,9 @@ def test_with_node_1_cut_off_the_shop_goes_on_through_node_2s_gateway(stack, con
 
 
 def on_node(node: str) -> list[str]:
-    """The containers of every instance and gateway on ``node`` (a sidecar shares its app's)."""
-    return [i.name for i in INSTANCES if i.node == node] + [g.name for g in GATEWAYS if g.node == node]
+    """The containers on the shared network of every instance and gateway on ``node``: an instance's
+    pod holds the network namespace its app and its sidecar share."""
+    return [i.pod for i in INSTANCES if i.node == node] + [g.name for g in GATEWAYS if g.node == node]
 
 
 def cut_off(node: str, consul_get) -> None:
@@ -183,7 +184,7 @@ def cut_off(node: str, consul_get) -> None:
     instances_there = len([i for i in INSTANCES if i.node == node]) * 2
     assert node_states(consul_get, node) == ["passing"] * instances_there, node_states(consul_get, node)
     saved = {name: attachment(name) for name in members}
-    frontend_there = next(saved[i.name][0] for i in INSTANCES if i.node == node and i.service == "frontend")
+    frontend_there = next(saved[i.pod][0] for i in INSTANCES if i.node == node and i.service == "frontend")
     done = threading.Event()
     recorder = FlightRecorder(consul_get, time.monotonic())
     shop, load = under_load(idempotent=True, until=done, ingress=entry.url, on_failure=recorder)

@@ -107,8 +107,9 @@ print(json.dumps(out))
 def test_a_stranger_on_the_mesh_network_reaches_no_app_and_no_database(stack):
     # every app but the frontend, which alone listens on 0.0.0.0: browsers come in there
     internal = [s for s in MESH.values() if s.name != "frontend"]
-    apps = json.dumps([[s.name, s.port] for s in internal])
-    sidecars = json.dumps([[s.name, s.sidecar_port] for s in MESH.values()])
+    # an app and its sidecar are reached at their pod's address
+    apps = json.dumps([[f"{s.name}-pod", s.port] for s in internal])
+    sidecars = json.dumps([[f"{s.name}-pod", s.sidecar_port] for s in MESH.values()])
     image = docker("inspect", "-f", "{{.Config.Image}}", container("users-sidecar")).stdout.strip()
     result = docker("run", "--rm", "--network", f"{PROJECT}_mesh", "--entrypoint", "python3", image,
                     "-c", PROBE, apps, sidecars)
@@ -118,50 +119,64 @@ def test_a_stranger_on_the_mesh_network_reaches_no_app_and_no_database(stack):
     # plain HTTP and plaintext xDS are off
     assert seen["consul:8500"] == seen["consul:8502"] == "ConnectionRefusedError", seen
     for s in internal:
-        assert seen[f"{s.name}:{s.port}"] == "ConnectionRefusedError", seen  # apps listen on 127.0.0.1 only
+        assert seen[f"{s.name}-pod:{s.port}"] == "ConnectionRefusedError", seen  # apps listen on 127.0.0.1 only
     for db in ("db_users:5432", "db_products:5432", "db_orders:5432"):
         assert seen[db] == "no such host", seen  # databases live on their service's own network
     for s in MESH.values():
-        assert not seen[f"plaintext {s.name}:{s.sidecar_port}"].startswith("HTTP/"), seen
+        assert not seen[f"plaintext {s.name}-pod:{s.sidecar_port}"].startswith("HTTP/"), seen
 
 
 def test_compose_has_every_service_of_the_topology_and_publishes_the_frontends_port(stack):
-    """Each defined service has its app and sidecar in services.yml; the one port services.yml names,
-    the frontend's published one, is the frontend's defined port."""
+    """Each defined service has its app and sidecar in services.yml, in the namespace of its pod; the
+    one port services.yml names, the frontend's published one (on its pod), is the frontend's defined port."""
     config = json.loads(compose("config", "--format", "json").stdout)["services"]
     for service in MESH.values():
         assert config[service.name]["build"]["args"]["SERVICE"] == service.name
         assert config[f"{service.name}-sidecar"]["environment"]["SERVICE"] == service.name
+        for name in (service.name, f"{service.name}-sidecar"):
+            assert config[name]["network_mode"] == f"service:{service.name}-pod", name
         for other in service.others:  # another version: the service's image, told its instance
             assert config[other.id]["build"]["args"]["SERVICE"] == service.name
             assert config[other.id]["environment"]["SERVICE"] == other.id
             assert config[f"{other.id}-sidecar"]["environment"]["SERVICE"] == other.id
-    published = [p["target"] for p in config["frontend"]["ports"]]
+    published = [p["target"] for p in config["frontend-pod"]["ports"]]
     assert published == [MESH["frontend"].port], published
 
 
 def test_stopped_products_is_503_then_heals(consul_client, api):
+    """products stopped for 15 s, longer than a sidecar ever waited for its app: every order meanwhile
+    a quick, clean 503 that takes nothing; its sidecar stays, in the namespace its pod holds, and
+    serves products again once `up` starts it. No sidecar is restarted on the way."""
     user, product = api.user(), api.product(stock=5)
+    sidecar = container("products-sidecar")
+    started = docker("inspect", "-f", "{{.State.StartedAt}}", sidecar).stdout.strip()
     assert compose("stop", "products").returncode == 0
+    stopped = time.monotonic()
+    refused = 0
     try:
         eventually("Consul to mark products critical", lambda: any(
             c["Status"] == "critical" for c in consul_client.health.checks("products")[1]), timeout=20)
-        started = time.monotonic()
-        response = api.order(user, product)
-        assert time.monotonic() - started < 5
-        assert response.status_code == 503, response.text
-        assert response.json()["error"]["fields"]["upstream"] == "products", response.text
+        while time.monotonic() - stopped < 15 or not refused:
+            asked = time.monotonic()
+            response = api.order(user, product)
+            assert time.monotonic() - asked < 5
+            assert response.status_code == 503, response.text
+            assert response.json()["error"]["fields"]["upstream"] == "products", response.text
+            refused += 1
+        state = docker("inspect", "-f", "{{.State.Status}} {{.State.StartedAt}}", sidecar).stdout.split()
+        assert state == ["running", started], state
     finally:
         # the original command heals whatever is not running, as `make up` does locally
         result = compose("up", "-d", "--wait", "--wait-timeout", "120")
         assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     settled()
     assert api.order(user, product).status_code == 201
-    assert api.stock(product) == 4
+    assert api.stock(product) == 4, f"{refused} orders answered 503 took stock"
+    assert docker("inspect", "-f", "{{.State.StartedAt}}", sidecar).stdout.strip() == started
 
 
 def test_restarted_users_container_is_survived(api):
-    """Compose restarts the sidecar after its app (depends_on restart: true): no manual step."""
+    """The app restarted alone, into its pod's namespace: its sidecar serves it again, no manual step."""
     user = api.user()
     result = compose("restart", "users")
     assert result.returncode == 0, result.stderr

@@ -4,8 +4,9 @@ ingress gateways and where the host reaches each, and the containers to sample.
 
 Nothing of the file is written again here: a gateway is a service whose environment has
 ``GATEWAY``, reached on the host port it publishes for its listener (the ingress-gateway config
-entry's port); an instance is a sidecar's ``network_mode: service:<app>``; and every service runs
-for good but those that others wait on to complete (mesh-secrets, mesh-init).
+entry's port); an instance is a sidecar (labelled so) and the app in the namespace of the same pod
+(``network_mode: service:<pod>``); and every service runs for good but those that others wait on to
+complete (mesh-secrets, mesh-init).
 """
 
 import json
@@ -17,6 +18,7 @@ from meshctl.bench.containers import docker
 
 FILE = "cluster.yml"
 DONE = "service_completed_successfully"  # what a service waits on a one-off step with
+ROLE = "shop.mesh.role"  # the label services.yml gives its sidecars and pods
 
 
 class LayoutError(ValueError):
@@ -75,10 +77,25 @@ def gateway_definitions(defined: dict) -> dict[str, dict]:
             if (definition.get("environment") or {}).get("GATEWAY")}
 
 
+def pod_of(definition: dict) -> str | None:
+    """The pod whose network namespace a container joins (``network_mode: service:<pod>``), if any."""
+    mode = definition.get("network_mode") or ""
+    return mode.removeprefix("service:") if mode.startswith("service:") else None
+
+
 def sidecar_definitions(defined: dict) -> dict[str, dict]:
-    """Compose's definition of every instance's sidecar (``network_mode: service:<app>``), by name."""
+    """Compose's definition of every instance's sidecar (labelled a sidecar, in a pod), by name."""
     return {name: definition for name, definition in sorted(defined.items())
-            if (definition.get("network_mode") or "").startswith("service:")}
+            if (definition.get("labels") or {}).get(ROLE) == "sidecar" and pod_of(definition)}
+
+
+def app_of(defined: dict, sidecar: str) -> str:
+    """The app ``sidecar`` serves: the other container in its pod."""
+    pod = pod_of(defined[sidecar])
+    apps = [name for name, definition in defined.items() if name != sidecar and pod_of(definition) == pod]
+    if len(apps) != 1:
+        raise LayoutError(f"{sidecar}'s pod {pod} holds {len(apps)} apps ({apps}), not one")
+    return apps[0]
 
 
 def layout(compose: dict, listeners: set[int], services: list[str]) -> Layout:
@@ -94,7 +111,7 @@ def layout(compose: dict, listeners: set[int], services: list[str]) -> Layout:
     if not gateways:
         raise LayoutError(f"{FILE} has no gateway (a service whose environment has GATEWAY)")
 
-    sidecars = {definition["network_mode"].removeprefix("service:"): (definition["environment"]["SERVICE"], name)
+    sidecars = {app_of(defined, name): (definition["environment"]["SERVICE"], name)
                 for name, definition in sidecar_definitions(defined).items()}
     instances = [container for service in services for app, (of, sidecar) in sorted(sidecars.items())
                  if of == service for container in (app, sidecar)]

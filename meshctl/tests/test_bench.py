@@ -241,13 +241,15 @@ def _cluster_config(*gateways: str) -> dict:
         "mesh-init": {"depends_on": {"mesh-secrets": {"condition": "service_completed_successfully"}}},
         "server-1": {"ports": [{"host_ip": "127.0.0.1", "target": 8501, "published": "38501"}]},
         "node-1": {}, "node-2": {}, "db_users": {}, "db_orders": {}, "jaeger": {},
-        "orders-1": {}, "orders-2": {}, "users-1": {}, "users-2": {},
         "prometheus": {"depends_on": once},
     }
     for service in ("users", "orders"):
         for n in (1, 2):
-            services[f"{service}-{n}-sidecar"] = {**_service_on(f"node-{n}", SERVICE=service),
-                                                  "network_mode": f"service:{service}-{n}", "depends_on": once}
+            pod = {"network_mode": f"service:{service}-{n}-pod"}
+            services[f"{service}-{n}-pod"] = {"labels": {"shop.mesh.role": "pod"}}
+            services[f"{service}-{n}"] = pod
+            services[f"{service}-{n}-sidecar"] = {**_service_on(f"node-{n}", SERVICE=service), **pod,
+                                                  "labels": {"shop.mesh.role": "sidecar"}, "depends_on": once}
     for name in gateways:
         n = name.rsplit("-", 1)[1] if name[-1].isdigit() else "1"
         services[name] = {**_service_on(f"node-{n}", SERVICE="ingress-gateway", GATEWAY="ingress"), "depends_on": once,
@@ -268,7 +270,8 @@ def test_the_cluster_layout_finds_each_gateway_its_node_and_its_listener_on_the_
         "ingress-gateway-1", "ingress-gateway-2",
         "users-1", "users-1-sidecar", "users-2", "users-2-sidecar",
         "orders-1", "orders-1-sidecar", "orders-2", "orders-2-sidecar",
-        "db_orders", "db_users", "jaeger", "node-1", "node-2", "prometheus", "server-1")
+        "db_orders", "db_users", "jaeger", "node-1", "node-2", "orders-1-pod", "orders-2-pod", "prometheus",
+        "server-1", "users-1-pod", "users-2-pod")
 
 
 def test_the_cluster_layout_takes_a_single_gateway_and_any_address_as_the_loopback():
@@ -285,6 +288,13 @@ def test_the_cluster_layout_takes_a_single_gateway_and_any_address_as_the_loopba
 def test_the_cluster_layout_says_when_there_is_no_way_in(gateways, listeners, message):
     with pytest.raises(cluster.LayoutError, match=re.escape(message)):
         cluster.layout(_cluster_config(*gateways), listeners, ["users"])
+
+
+def test_the_cluster_layout_says_when_a_sidecar_has_no_app_of_its_own():
+    config = _cluster_config("ingress-gateway-1")
+    del config["services"]["users-1"]
+    with pytest.raises(cluster.LayoutError, match=re.escape("users-1-sidecar's pod users-1-pod holds 0 apps")):
+        cluster.layout(config, {8080}, ["users"])
 
 
 @pytest.mark.parametrize("connections, ways, shares", [
