@@ -6,9 +6,10 @@ A service in several versions has a ``service-resolver`` with a subset per versi
 splitter: Consul gives every caller's Envoy the new weights in one update, in which the routes are
 swapped between requests, so no request is dropped by the move itself.
 
-``python -m meshctl split`` (and, later, the frontend's mesh page) act through this module with the
-token of whoever makes the change; every write is a check-and-set on the splitter's ModifyIndex, so
-two operators moving the weights at once cannot silently undo each other.
+``python -m meshctl split`` and the frontend's mesh page act through this module with the token of
+whoever makes the change; every write is a check-and-set on the splitter's ModifyIndex, so two
+operators moving the weights at once cannot silently undo each other. The page also says which
+split its operator saw (``seen``): weights moved since they opened it are not overwritten either.
 """
 
 import re
@@ -98,9 +99,17 @@ def weights(asked: list[str], versions: list[str]) -> dict[str, float]:
     return {v: given.get(v, 0.0) for v in versions}
 
 
-def change(c: consul.Consul, service: str, asked: list[str]) -> tuple[Split, Split]:
-    """Move ``service``'s weights as ``asked`` says (see ``weights``); (before, after)."""
+UNSEEN = object()  # ``change`` without a split read earlier to hold to
+
+
+def change(c: consul.Consul, service: str, asked: list[str], seen: int | None | object = UNSEEN
+           ) -> tuple[Split, Split]:
+    """Move ``service``'s weights as ``asked`` says (see ``weights``); (before, after). With ``seen``
+    (the ModifyIndex of the split the operator read, None for none yet), only if it is still that one."""
     before = read(c, service)
+    if seen is not UNSEEN and seen != before.index:
+        raise SplitError(409, f"{service}'s split changed since you read it (it is now {before}); "
+                              "look at it again and retry")
     after = Split(service, weights(asked, list(before.weights)), None)
     # the entry meshctl.entries derives, with these weights; Consul takes Kind and Name from the URL
     body = {k: v for k, v in entries.splitter(service, list(after.weights), after.weights).items()

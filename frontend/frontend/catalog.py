@@ -14,7 +14,7 @@ def services(c: consul.Consul) -> list[dict]:
         _, proxies = c.health.connect(name)
         found = [_instance(instance, proxies) for instance in instances]
         rows.append({"name": name, "instances": found,
-                     "status": _worst([{"Status": r["status"]} for r in found]) if found else "critical"})
+                     "status": worst([{"Status": r["status"]} for r in found]) if found else "critical"})
     return rows
 
 
@@ -36,11 +36,11 @@ def _instance(instance: dict, proxies: list[dict]) -> dict:
     return {
         "id": svc["ID"], "version": (svc.get("Meta") or {}).get("version"), "address": _address(instance),
         "port": svc["Port"],
-        "node": instance["Node"]["Node"], "status": _worst(instance["Checks"]),
+        "node": instance["Node"]["Node"], "status": worst(instance["Checks"]),
         "checks": [_check(check) for check in instance["Checks"]],
         "sidecar": sidecar and {
             "id": sidecar["Service"]["ID"], "port": sidecar["Service"]["Port"],
-            "status": _worst(sidecar["Checks"]),
+            "status": worst(sidecar["Checks"]),
             "checks": [_check(check) for check in sidecar["Checks"] if check["ServiceID"]],
             "upstreams": [{"destination": u["DestinationName"], "local_port": u["LocalBindPort"]}
                           for u in sidecar["Service"]["Proxy"].get("Upstreams") or []],
@@ -57,6 +57,6 @@ def _check(check: dict) -> dict:
     return {"name": check["Name"], "status": check["Status"], "output": (check.get("Output") or "")[:300]}
 
 
-def _worst(checks: list[dict]) -> str:
+def worst(checks: list[dict]) -> str:
     states = {c["Status"] for c in checks}
     return next((s for s in ("critical", "warning") if s in states), "passing")

@@ -10,12 +10,18 @@ from the caller's Envoy, which Consul tags with both ends of every upstream stat
   caller's Envoy counts the 403s per upstream. The callee's own ``rbac_denied`` counter has every
   refusal, from any caller, and is shown per service.
 
+A service that runs in several versions (its instances' ``meta.version``) gets a box per version
+too, and a split edge from the service to each with its requests per second: what every caller's
+Envoy sent to that version's subset (Consul tags it ``consul_destination_service_subset``).
+
 ``PROMETHEUS_URL`` says where Prometheus is (`make up` sets it); without it, or when Prometheus does
 not answer, the page keeps the health view and says why.
 """
 
 import requests
 from flask import current_app
+
+from frontend import catalog
 
 WINDOW = "1m"
 TIMEOUT = 2.0
@@ -30,6 +36,8 @@ QUERIES = {
                f'envoy_response_code="403"}}[{WINDOW}]))',
 }
 DENIED = f'sum by (local_cluster) (increase(envoy_http_rbac_denied[{WINDOW}]))'
+VERSIONS = (f'sum by (consul_destination_service, consul_destination_service_subset) '
+            f'(rate(envoy_cluster_upstream_rq_total{{consul_destination_service_subset!=""}}[{WINDOW}]))')
 
 
 class Unavailable(Exception):
@@ -72,6 +80,42 @@ def measure(edges: list[tuple[str, str]]) -> tuple[dict, dict]:
                          "refused": round(found["refused"].get(edge) or 0.0)}
     denied = {r["metric"].get("local_cluster"): round(_number(r["value"][1]) or 0) for r in _query(base, DENIED)}
     return numbers, denied
+
+
+def version_rates() -> dict[tuple[str, str], float]:
+    """{(service, version): requests per second its callers sent that version} over the last minute;
+    raises Unavailable."""
+    base = (current_app.config.get("PROMETHEUS_URL") or "").rstrip("/")
+    if not base:
+        raise Unavailable("No Prometheus is configured (PROMETHEUS_URL)")
+    return {(r["metric"].get("consul_destination_service"), r["metric"].get("consul_destination_service_subset")):
+            round(_number(r["value"][1]) or 0.0, 2) for r in _query(base, VERSIONS)}
+
+
+def versions(services: list[dict]) -> dict[str, list[str]]:
+    """{service: its versions, in the order its instances come} for each service registered in several."""
+    found = {}
+    for s in services:
+        seen = list(dict.fromkeys(i["version"] for i in s["instances"] if i.get("version")))
+        if len(seen) > 1:
+            found[s["name"]] = seen
+    return found
+
+
+def version_boxes(services: list[dict], boxes: list[dict]) -> list[dict]:
+    """A box per version of each service in several, in a column right of every service's box."""
+    column = max((b["column"] for b in boxes), default=-1) + 1
+    drawn = {b["name"] for b in boxes}
+    found = []
+    for name, seen in versions(services).items():
+        if name not in drawn:
+            continue
+        instances = next(s["instances"] for s in services if s["name"] == name)
+        for version in seen:
+            checks = [{"Status": i["status"]} for i in instances if i.get("version") == version]
+            found.append({"name": f"{name} {version}", "service": name, "version": version, "column": column,
+                          "row": len(found), "status": catalog.worst(checks)})
+    return found
 
 
 def layout(services: list[dict]) -> tuple[list[dict], list[tuple[str, str]]]:

@@ -98,3 +98,16 @@ def test_the_services_own_identity_may_move_its_split_as_consuls_acls_allow(cons
     consul_env.setenv("CONSUL_HTTP_TOKEN", throwaway_consul.token(services=[f"other-{service}"]))
     assert cli.main(["split", service, "v2=20"]) == 1
     assert "Consul refused: Permission denied" in capsys.readouterr().err
+
+
+def test_a_change_made_on_a_split_read_earlier_holds_only_while_it_is_that_split(throwaway_consul, service):
+    """The mesh page sends the split its operator saw: weights moved meanwhile are not overwritten."""
+    c = client(throwaway_consul.http.address, token=throwaway_consul.management)
+    seen = splits.read(c, service)
+    splits.change(c, service, ["v2=10"])  # someone else, meanwhile
+    with pytest.raises(splits.SplitError, match=r"changed since you read it \(it is now v1=90 v2=10\)") as refused:
+        splits.change(c, service, ["v2=50"], seen=seen.index)
+    assert refused.value.status == 409
+    assert str(splits.read(c, service)) == "v1=90 v2=10"
+    before, after = splits.change(c, service, ["v2=50"], seen=splits.read(c, service).index)
+    assert (str(before), str(after)) == ("v1=90 v2=10", "v1=50 v2=50")

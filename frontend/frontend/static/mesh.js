@@ -41,9 +41,11 @@
       const cx = (x1 + x2) / 2;
       const cy = !skips ? (y1 + y2) / 2 : b.y > a.y ? Math.max(y1, y2) + DY * 0.6 : Math.min(y1, y2) - TOP + 10;
       const lx = (x1 + 2 * cx + x2) / 4, ly = (y1 + 2 * cy + y2) / 4 - 6;
-      const label = t.problem ? "" : `${num(e.rps, "/s")} · ${num(e.errors_pct, "%")} · p99 ${num(e.p99_ms, " ms")}` +
+      // a split edge: the version's weight, and what the callers sent it
+      const label = e.split ? `${num(e.weight, " %")}` + (t.problem ? "" : ` · ${num(e.rps, "/s")}`)
+        : t.problem ? "" : `${num(e.rps, "/s")} · ${num(e.errors_pct, "%")} · p99 ${num(e.p99_ms, " ms")}` +
         (e.refused ? ` · ${e.refused} refused` : "");
-      return `<g class="edge${e.errors_pct > 0 || e.refused > 0 ? " failing" : ""}" data-edge="${esc(e.from)}->${esc(e.to)}">
+      return `<g class="edge${e.split ? " split" : ""}${e.errors_pct > 0 || e.refused > 0 ? " failing" : ""}" data-edge="${esc(e.from)}->${esc(e.to)}">
         <path d="M${x1},${y1} Q${cx},${cy} ${x2},${y2}" fill="none" marker-end="url(#arrow)"></path>
         <text x="${lx}" y="${ly}" text-anchor="middle">${esc(label)}</text></g>`;
     }).join("");
@@ -55,8 +57,9 @@
       <path d="M0,0 L10,5 L0,10 z" fill="#667"></path></marker></defs>${edges}${boxes}</svg>`;
   }
   function table(t) {
-    return t.edges.map(e => `<tr data-edge="${esc(e.from)}->${esc(e.to)}"><td>${esc(e.from)}</td><td>${esc(e.to)}</td>` +
-      (t.problem ? `<td colspan="4" class="muted">no numbers</td>` :
+    return t.edges.map(e => `<tr data-edge="${esc(e.from)}->${esc(e.to)}"><td>${esc(e.from)}</td><td>${esc(e.to)}` +
+      (e.split ? ` (${num(e.weight, " %")} of its requests)` : "") + "</td>" +
+      (t.problem ? `<td colspan="4" class="muted">no numbers</td>` : e.split ? `<td>${num(e.rps, "")}</td><td colspan="3" class="muted">counted on the edges into ${esc(e.from)}</td>` :
         `<td>${num(e.rps, "")}</td><td>${num(e.errors_pct, " %")}</td><td>${num(e.p99_ms, " ms")}</td><td>${num(e.refused, "")}</td>`) +
       "</tr>").join("");
   }
