@@ -27,15 +27,20 @@ step() { "$@" >"$log" 2>&1 </dev/null || { cat "$log" >&2; echo "rolling restart
 
 config="$(compose config --format json)"
 # "<instance> <service> <sidecar>" for each instance (the sidecar, labelled so, and the app in the same
-# pod), and the containers whose Envoy may call others: the rule meshctl/bench/cluster.py reads them by
+# pod; the service its definition names, so products-v2-1 is an instance of products), and the
+# containers whose Envoy may call others: the rule meshctl/bench/cluster.py reads them by
 instances="$(python3 -c '
-import json, sys
+import glob, json, sys
 services = json.load(sys.stdin)["services"]
+names = {}
+for path in glob.glob("consul-config/services/*.json"):
+    defined = json.load(open(path))["service"]
+    names[defined.get("id") or defined["name"]] = defined["name"]
 pod = lambda d: (d.get("network_mode") or "").removeprefix("service:") if (d.get("network_mode") or "").startswith("service:") else None
 for name, d in sorted(services.items()):
     if (d.get("labels") or {}).get("shop.mesh.role") == "sidecar" and pod(d):
         apps = [a for a, e in services.items() if a != name and pod(e) == pod(d)]
-        print(apps[0] if len(apps) == 1 else "?", d["environment"]["SERVICE"], name)
+        print(apps[0] if len(apps) == 1 else "?", names.get(d["environment"]["SERVICE"], "?"), name)
 ' <<<"$config")"
 envoys="$(python3 -c '
 import json, sys
@@ -44,8 +49,9 @@ print(" ".join(n for n, d in sorted(services.items())
                if (d.get("environment") or {}).get("GATEWAY") or (d.get("labels") or {}).get("shop.mesh.role") == "sidecar"))
 ' <<<"$config")"
 [ -n "$instances" ] || { echo "rolling restart: $FILE defines no instance with a sidecar" >&2; exit 1; }
-if grep -q '^? ' <<<"$instances"; then
-  echo "rolling restart: in $FILE, the pod of $(grep '^? ' <<<"$instances" | cut -d' ' -f3 | paste -sd' ') holds not one app" >&2
+unknown="$(awk '$1 == "?" || $2 == "?" { print $3 }' <<<"$instances" | paste -sd' ')"
+if [ -n "$unknown" ]; then
+  echo "rolling restart: in $FILE, $unknown: its pod holds not one app, or no definition has its SERVICE" >&2
   exit 1
 fi
 

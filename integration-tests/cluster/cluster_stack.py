@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import dockerstack
 from dockerstack import MESH, REPO, ComposeProject, docker, session  # noqa: F401  (the suite's tests take them from here)
-from meshctl import envoy_admin
+from meshctl import envoy_admin, topology
 from meshctl.bench import cluster
 from meshctl.container import GATEWAY_ADMIN_PORT
 
@@ -22,13 +22,22 @@ JAEGER_PORT = 28686
 FILE = "cluster.yml"
 
 
+DEFINITIONS = {d.id: d for d in topology.instances(MESH)}  # every version's definition, by id
+
+
 @dataclass(frozen=True)
 class Instance:
-    name: str  # its Compose service: users-1
-    service: str  # users
+    name: str  # its Compose service: users-1, products-v2-1
+    service: str  # the service it is an instance of in Consul: users, products
     node: str  # the client agent its sidecar registers with: node-1
     sidecar: str  # users-1-sidecar
     pod: str  # the container holding both's network namespace, and so the address: users-1-pod
+    id: str  # its definition's (its version's): users, products-v2
+
+    @property
+    def definition(self) -> topology.Service:
+        """Its version's service definition: its ports (admin_port …) and upstreams."""
+        return DEFINITIONS[self.id]
 
 
 @dataclass(frozen=True)
@@ -48,8 +57,8 @@ def _layout() -> tuple[tuple[str, ...], tuple[str, ...], tuple[Instance, ...], t
     config = json.loads(dockerstack.compose(FILE, "config", "--format", "json", timeout=60).stdout)
     services = config["services"]
     layout = services["mesh-secrets"]["environment"]
-    instances = tuple(Instance(cluster.app_of(services, name), d["environment"]["SERVICE"], cluster.node_of(d), name,
-                               cluster.pod_of(d))
+    instances = tuple(Instance(cluster.app_of(services, name), DEFINITIONS[d["environment"]["SERVICE"]].name,
+                               cluster.node_of(d), name, cluster.pod_of(d), d["environment"]["SERVICE"])
                       for name, d in cluster.sidecar_definitions(services).items())
     gateways = tuple(Gateway(name, cluster.node_of(d)) for name, d in cluster.gateway_definitions(services).items())
     return tuple(layout["MESH_SERVERS"].split()), tuple(layout["MESH_CLIENT_AGENTS"].split()), instances, gateways
@@ -135,7 +144,7 @@ def ingress_requests(gateway: str = GATEWAY) -> dict[str, int]:
 
 def _short_of_endpoints() -> dict[str, dict[str, int | None]]:
     """{Envoy: what it knows} for each one short of a healthy endpoint per instance of its upstreams."""
-    callers = [(i.sidecar, MESH[i.service].admin_port, [u.service for u in MESH[i.service].upstreams])
+    callers = [(i.sidecar, i.definition.admin_port, [u.service for u in i.definition.upstreams])
                for i in INSTANCES] + [(g.name, GATEWAY_ADMIN_PORT, ["frontend"]) for g in GATEWAYS]
     short = {}
     for name, admin_port, upstreams in callers:

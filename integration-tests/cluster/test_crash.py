@@ -25,7 +25,7 @@ from polling import eventually
 
 def served(victim) -> int:
     """Requests the victim's sidecar has passed to its app since the sidecar started."""
-    stats = envoy(victim.sidecar, MESH["products"].admin_port, "/stats?filter=^cluster.local_app.upstream_rq_total$")
+    stats = envoy(victim.sidecar, victim.definition.admin_port, "/stats?filter=^cluster.local_app.upstream_rq_total$")
     return int(stats.split(": ")[1]) if ": " in stats else 0
 
 
@@ -75,7 +75,7 @@ def crash(victim, clients: int, idempotent: bool) -> dict:
     assert set(again["answers"]) == {201}, again["answers"]
     eventually(f"{victim.name} to serve again", lambda: served(victim) > before, timeout=20)
     for caller in instances("orders"):
-        assert healthy_endpoints(caller.sidecar, MESH["orders"].admin_port)["products"] == 2
+        assert healthy_endpoints(caller.sidecar, caller.definition.admin_port)["products"] == len(instances("products"))
     return result
 
 

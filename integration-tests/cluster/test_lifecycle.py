@@ -116,7 +116,7 @@ class FlightRecorder:
             threading.Thread(target=self.take, daemon=True).start()
 
     def take(self) -> None:
-        envoys = [(i.sidecar, MESH[i.service].admin_port) for i in INSTANCES if MESH[i.service].upstreams]
+        envoys = [(i.sidecar, i.definition.admin_port) for i in INSTANCES if i.definition.upstreams]
         envoys += [(g.name, GATEWAY_ADMIN_PORT) for g in GATEWAYS]
         for name, admin_port in envoys:
             try:
@@ -133,15 +133,16 @@ class FlightRecorder:
 
 
 def only_one_left(cut: str) -> dict:
-    """{Envoy: what it knows} for each Envoy outside the ``cut`` node that does not know exactly one
-    healthy instance of each of its upstreams (the one left, on its own side)."""
-    callers = [(i.sidecar, MESH[i.service].admin_port, [u.service for u in MESH[i.service].upstreams])
+    """{Envoy: what it knows} for each Envoy outside the ``cut`` node that does not know exactly the
+    healthy instances of each of its upstreams left on its own side: one of each version (products'
+    v1 and v2 each count, as the Envoy counts its subsets' endpoints together)."""
+    callers = [(i.sidecar, i.definition.admin_port, [u.service for u in i.definition.upstreams])
                for i in INSTANCES if i.node != cut] + [(g.name, GATEWAY_ADMIN_PORT, ["frontend"])
                                                        for g in GATEWAYS if g.node != cut]
     wrong = {}
     for name, admin_port, upstreams in callers:
         seen = healthy_endpoints(name, admin_port)
-        if any(seen.get(u) != 1 for u in upstreams):
+        if any(seen.get(u) != len([i for i in instances(u) if i.node != cut]) for u in upstreams):
             wrong[name] = {u: seen.get(u) for u in upstreams}
     return wrong
 
@@ -416,7 +417,7 @@ CHANGE_BOUND = 30.0
 
 def sources_admitted(instance) -> set[str]:
     """The services the RBAC filter on ``instance``'s public listener lets in, as its Envoy holds it."""
-    dump = json.loads(envoy(instance.sidecar, MESH[instance.service].admin_port,
+    dump = json.loads(envoy(instance.sidecar, instance.definition.admin_port,
                             "/config_dump?resource=dynamic_listeners"))
     return set(re.findall(r"/svc/([a-z0-9-]+)\$", json.dumps(managers(dump, "public_listener"))))
 

@@ -46,7 +46,7 @@ def callers(relay: str) -> list[tuple[str, int]]:
     """The Envoys that route to ``relay``: (container's service, admin port)."""
     if relay == "frontend":
         return [(g.name, GATEWAY_ADMIN_PORT) for g in GATEWAYS]
-    return [(i.sidecar, MESH[i.service].admin_port) for name, service in MESH.items()
+    return [(i.sidecar, i.definition.admin_port) for name, service in MESH.items()
             if relay in [u.service for u in service.upstreams] for i in instances(name)]
 
 

@@ -39,7 +39,7 @@ def test_no_spelling_of_a_denied_path_gets_through_the_mesh(stack, source, desti
 
 def test_every_sidecar_and_the_gateway_normalize_what_comes_in(stack):
     expected = {**spellings.NORMALIZING, "headers_with_underscores_action": "REJECT_REQUEST"}
-    envoys = [(i.sidecar, MESH[i.service].admin_port, "public_listener") for i in INSTANCES]
+    envoys = [(i.sidecar, i.definition.admin_port, "public_listener") for i in INSTANCES]
     envoys += [(g.name, GATEWAY_ADMIN_PORT, "http:") for g in GATEWAYS]
     for name, admin_port, listener in envoys:
         config = json.loads(envoy(name, admin_port, "/config_dump?resource=dynamic_listeners"))
