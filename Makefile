@@ -20,7 +20,7 @@ LOCAL_PACKAGES := . $(dir $(wildcard apps/*/pyproject.toml)) frontend
 BENCH_SECONDS ?= 10
 BENCH_ARGS ?=
 
-.PHONY: help up down status plan token prometheus jaeger test unit integration integration-containers integration-cluster screenshots bench venv consul images docker-engine clean-data
+.PHONY: help up down status plan token prometheus jaeger test unit integration integration-containers integration-cluster integration-peering peering-up peering-status peering-down screenshots bench venv consul images docker-engine clean-data
 
 help:
 	@echo "make up       start Consul, every service and its Envoy sidecar (builds what is missing)"
@@ -31,8 +31,10 @@ help:
 	@echo "make bench    wrk against the running mesh: GET direct vs through the mesh, orders/s, CPU and memory (volumes/bench/)"
 	@echo "              make bench BENCH_ARGS=--containers: the same against the mesh in containers (docker compose)"
 	@echo "              make bench BENCH_ARGS=--cluster: orders/s through cluster.yml's ingress gateways, CPU and memory per container"
+	@echo "make peering-up  two datacenters in containers: cluster.yml (dc1) and dc2.yml, peered through mesh gateways"
+	@echo "make peering-status  each datacenter's peering: state, imported and exported services (peering-down: both down)"
 	@echo "make test     unit tests (SQLite, and PostgreSQL when TEST_POSTGRES_URL answers) + the mesh suite"
-	@echo "              + the container and cluster suites when a Docker engine answers"
+	@echo "              + the container, cluster and two-datacenter suites when a Docker engine answers"
 	@echo "make images   build local stand-ins for the base images (no registry needed) and write .env"
 	@echo "make docker-engine  install and start a Docker engine and Compose v2 if none answers (root)"
 	@echo "make clean-data  delete databases, Consul data, generated secrets and logs under volumes/ (after make down)"
@@ -85,7 +87,7 @@ unit: venv consul
 integration: venv consul prometheus jaeger
 	@echo "==> integration tests against the real mesh (started like make up)"
 	@$(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests --ignore=integration-tests/containers \
-	  --ignore=integration-tests/cluster
+	  --ignore=integration-tests/cluster --ignore=integration-tests/peering
 
 images: consul prometheus jaeger
 	@bash meshctl/images/build.sh
@@ -115,6 +117,20 @@ integration-containers: venv consul
 integration-cluster: venv consul
 	$(call docker_suite,cluster,cluster.yml,cluster)
 
+# the two-datacenter suite: cluster.yml's dc1 and dc2.yml's dc2, peered (docs/peering.md)
+integration-peering: venv consul
+	$(call docker_suite,two-datacenter,cluster.yml + dc2.yml,peering)
+
+# dc1 (cluster.yml) and dc2 (dc2.yml) in containers, peered through their mesh gateways (docs/peering.md)
+peering-up:
+	@python3 -m meshctl.peering up
+
+peering-status:
+	@python3 -m meshctl.peering status
+
+peering-down:
+	@python3 -m meshctl.peering down
+
 # refresh docs/screenshots (shown in docs/frontend.md, observability.md and api.md) from the browser tests
 screenshots: venv consul
 	@UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q -c integration-tests/pytest.ini integration-tests/test_browser.py
@@ -125,7 +141,7 @@ bench: venv
 	@bash meshctl/bench/need-wrk.sh
 	@$(PY) -m meshctl.bench --seconds $(BENCH_SECONDS) $(BENCH_ARGS)
 
-test: unit integration integration-containers integration-cluster
+test: unit integration integration-containers integration-cluster integration-peering
 
 clean-data:
 	@if [ -f volumes/run/consul.pid ]; then echo "run make down first"; exit 1; fi

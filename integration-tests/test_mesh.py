@@ -122,6 +122,8 @@ def test_status_reports_every_component_passing(mesh):
         for component in (service, f"{service}-sidecar-proxy"):
             line = next(l for l in result.stdout.splitlines() if l.split()[0] == component)
             assert "running" in line and "passing" in line, line
+    # the observer's token reads the peerings (none here: docs/peering.md)
+    assert "peerings: none (docs/peering.md)" in result.stdout.splitlines(), result.stdout
 
 
 def test_up_heals_a_killed_sidecar(consul_client, http):

@@ -87,7 +87,7 @@ def test_envoy_rejected_none_of_it(mesh, service):
 
 
 KINDS = ("proxy-defaults", "service-defaults", "service-resolver", "service-router", "service-splitter",
-         "service-intentions", "ingress-gateway")
+         "service-intentions", "ingress-gateway", "mesh")
 
 
 def holds(ours, theirs) -> bool:
@@ -106,7 +106,9 @@ def test_consul_holds_every_entry_meshctl_writes_and_no_other(mesh, consul_clien
     from meshctl import entries
 
     ours = {e.key: e for e in entries.load(REPO / "consul-config")}
-    held = {f"{e['Kind']}/{e['Name']}": e for kind in KINDS for e in consul_client.config.list(kind)}
+    # the mesh entry has no Name (entries.UNNAMED)
+    held = {f"{e['Kind']}/{e.get('Name') or entries.UNNAMED[kind]}": e
+            for kind in KINDS for e in consul_client.config.list(kind)}
     assert set(held) == set(ours), (set(held) ^ set(ours))
     # those meshctl derived or completed (the others Consul read from their own files)
     different = {key: held[key] for key, entry in ours.items() if not entry.file and not holds(entry.body, held[key])}

@@ -12,6 +12,7 @@ brought back to exactly the rights below, one that is missing is created.
                     sidecar, take its mesh certificate over xDS, read    (every instance's)
                     the catalogue to find its upstreams)
     <gateway>       service identity <gateway>: the same for a gateway   the gateway's Envoy
+                    (a mesh gateway: also policy mesh-gateway)
     frontend        policy mesh-read: services, nodes, intentions: read  the frontend app
     observer        policy mesh-read                                     `make status`, the tests
     prometheus      policy catalog-read: services and nodes: read        Prometheus (finds what to
@@ -24,11 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from meshctl.consul_api import Consul, ConsulError
-from meshctl.secrets import token_secret
+from meshctl.secrets import DATACENTER, token_secret
 
 MESH_READ = "mesh-read"
 MESH_READ_RULES = """\
-# what the frontend's pages and `make status` show: services, their health, nodes, intentions
+# what the frontend's pages and `make status` show: services, their health, nodes, intentions, and
+# the peerings with other datacenters (dc2.yml)
+peering = "read"
 service_prefix "" {
   policy     = "read"
   intentions = "read"
@@ -50,6 +53,19 @@ node_prefix "" {
 """
 
 
+MESH_GATEWAY = "mesh-gateway"
+MESH_GATEWAY_RULES = """\
+# a mesh gateway (dc2.yml's peering) carries the peering's control traffic to this datacenter's
+# servers and its services' calls across: it reads the peerings and the mesh's settings, and
+# every agent's (what Consul's own gateway rules are)
+mesh    = "write"
+peering = "read"
+agent_prefix "" {
+  policy = "read"
+}
+"""
+
+
 @dataclass(frozen=True)
 class Identity:
     name: str
@@ -62,7 +78,7 @@ class Identity:
         """The token's rights as Consul's token API takes them."""
         return {"Description": self.description,
                 "ServiceIdentities": [{"ServiceName": s} for s in self.services],
-                "NodeIdentities": [{"NodeName": n, "Datacenter": "dc1"} for n in self.nodes],
+                "NodeIdentities": [{"NodeName": n, "Datacenter": DATACENTER} for n in self.nodes],
                 "Policies": [{"Name": p} for p in self.policies]}
 
 
@@ -88,7 +104,8 @@ class Plan:
         return ([Identity(name, f"{name}: the Consul agent on node {node}", nodes=(node,))
                  for name, node in self.agents().items()]
                 + [Identity(s, f"{s}: registers {s} and runs its sidecar", services=(s,)) for s in self.services]
-                + [Identity(g, f"{g}: registers the gateway {g} and runs its Envoy", services=(g,))
+                + [Identity(g, f"{g}: registers the gateway {g} and runs its Envoy", services=(g,),
+                            policies=(MESH_GATEWAY,) if g == MESH_GATEWAY else ())
                    for g in self.gateways]
                 + [Identity("frontend-read", "frontend: reads the catalogue, health and intentions",
                             policies=(MESH_READ,)),
@@ -175,6 +192,8 @@ def ensure(management: Consul, plan: Plan, owners: dict[str, int] | None = None,
         agents = {plan.nodes[0]: management}
     ensure_policy(management, MESH_READ, MESH_READ_RULES, "read the catalogue, health and intentions")
     ensure_policy(management, CATALOG_READ, CATALOG_READ_RULES, "read the catalogue and health")
+    if MESH_GATEWAY in plan.gateways:
+        ensure_policy(management, MESH_GATEWAY, MESH_GATEWAY_RULES, "a mesh gateway's: peerings through it")
     secrets = {}
     for identity in plan.identities():
         secret = token_secret(plan.files[identity.name], (owners or {}).get(identity.name))

@@ -17,6 +17,11 @@ Envoy command line. Nothing in services.yml or a Dockerfile repeats them.
   secrets        (mesh-secrets, before Consul) make every secret into /secrets, one folder per holder
   init           (mesh-init, once Consul runs) bootstrap the ACLs, make the tokens, write the config entries
   token          print the management token, for the operator
+  peer-token P   (mesh-init) print a peering token for the peer P, for meshctl.peering to carry (a secret)
+  peer-establish P  (mesh-init) establish the peering with P from the token on stdin
+  peer-delete P  (mesh-init) delete the peering with P
+  peerings       (mesh-init) each peering: its state, what it imports and exports
+  failover S P   (mesh-init) S's resolver fails over to the peer P's S (P "-": no failover)
 
 The secrets' folders (``$SECRETS``, /secrets; ``${DATA_DIR}/secrets/mesh`` on the host), each owned
 by the only user that reads it and mounted only where it is needed:
@@ -77,6 +82,24 @@ def container_ip(consul_host: str) -> str:
         return s.getsockname()[0]
 
 
+def other_address(own: str) -> str | None:
+    """This network namespace's IPv4 address on its other network: a mesh gateway's on the network
+    the datacenters share (dc2.yml's wan), ``own`` being its address in its own datacenter."""
+    import fcntl
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for _, interface in socket.if_nameindex():
+            try:  # SIOCGIFADDR: the interface's address
+                packed = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", interface.encode()[:15]))
+            except OSError:  # no IPv4 address
+                continue
+            address = socket.inet_ntoa(packed[20:24])
+            if interface != "lo" and address != own:
+                return address
+    return None
+
+
 SECRETS = Path(os.environ.get("SECRETS", "/secrets"))
 CONSUL_UID, APP_UID, ENVOY_UID = 100, 10001, 10002  # the images' users: Consul's, apps/Dockerfile's, envoy/Dockerfile's
 PROMETHEUS_UID = 65534  # nobody: Prometheus' image runs as it (its own and make images' stand-in)
@@ -84,29 +107,42 @@ PROMETHEUS_MOUNT = Path("/etc/prometheus/mesh")  # where the prometheus containe
 MOUNTED = Path("/consul/secrets")  # where the consul and sidecar containers find their folder
 GATEWAY_ADMIN_PORT = 19000  # a gateway's Envoy admin, on its container's loopback
 GATEWAY_READY_PORT = 21000  # the port a gateway registers with: Envoy's ready listener, which Consul's check probes
+MESH_GATEWAY_PORT = 8443  # a mesh gateway's listeners, on both its addresses (Consul's check probes the first)
 
 
 @dataclass(frozen=True)
 class Layout:
     """Who holds the mesh's secrets: services.yml's one Consul agent named consul and one instance of
-    each service (the defaults), or what cluster.yml says in the mesh steps' environment."""
+    each service (the defaults), or what cluster.yml and dc2.yml say in the mesh steps' environment."""
     servers: tuple[str, ...] = ("consul",)
     clients: tuple[str, ...] = ()  # client agents, one per node
     instances: int = 1
     gateways: tuple[str, ...] = ()
+    single: tuple[str, ...] = ()  # gateways that run once, not on every node (a mesh gateway)
+    services: tuple[str, ...] = ()  # the services that run here; none said: every one defined
 
     @classmethod
     def from_env(cls) -> "Layout":
-        """``MESH_SERVERS``, ``MESH_CLIENT_AGENTS``, ``MESH_GATEWAYS`` (names, space-separated), ``MESH_INSTANCES``."""
+        """``MESH_SERVERS``, ``MESH_CLIENT_AGENTS``, ``MESH_GATEWAYS`` (names, space-separated; a gateway
+        that runs once, whatever the nodes, is written ``name:1``), ``MESH_INSTANCES``, ``MESH_SERVICES``."""
         def names(variable: str, default: tuple[str, ...]) -> tuple[str, ...]:
             return tuple(os.environ.get(variable, " ".join(default)).split())
+        gateways = names("MESH_GATEWAYS", ())
         return cls(names("MESH_SERVERS", cls.servers), names("MESH_CLIENT_AGENTS", ()),
-                   int(os.environ.get("MESH_INSTANCES", "1")), names("MESH_GATEWAYS", ()))
+                   int(os.environ.get("MESH_INSTANCES", "1")), tuple(g.split(":")[0] for g in gateways),
+                   tuple(g.split(":")[0] for g in gateways if g.endswith(":1")), names("MESH_SERVICES", ()))
 
     @property
     def agents(self) -> tuple[str, ...]:
         """Every Consul agent, by node name: its folder's name and its host name."""
         return self.servers + self.clients
+
+    def mesh(self, defined: dict[str, Service]) -> dict[str, Service]:
+        """The services of ``defined`` that run here (dc2.yml runs some of them only)."""
+        unknown = sorted(set(self.services) - set(defined))
+        if unknown:
+            raise SystemExit(f"MESH_SERVICES names {', '.join(unknown)}, which have no service definition")
+        return {name: s for name, s in defined.items() if not self.services or name in self.services}
 
     def sidecars(self, service: str) -> list[str]:
         """The folders of ``service``'s sidecars, one per instance."""
@@ -115,8 +151,9 @@ class Layout:
         return [f"{service}-{n}-sidecar" for n in range(1, self.instances + 1)]
 
     def gateway_instances(self, gateway: str) -> list[str]:
-        """The folders of ``gateway``'s instances, one per node like a service's (``ingress-gateway-1`` …)."""
-        if self.instances == 1:
+        """The folders of ``gateway``'s instances, one per node like a service's (``ingress-gateway-1`` …),
+        or its one (``mesh-gateway``)."""
+        if self.instances == 1 or gateway in self.single:
             return [gateway]
         return [f"{gateway}-{n}" for n in range(1, self.instances + 1)]
 
@@ -126,7 +163,7 @@ def make_secrets() -> int:
     from meshctl import secrets
 
     layout = Layout.from_env()
-    mesh = load(Path(os.environ.get("MESH_CONFIG", "/consul-config")))
+    mesh = layout.mesh(load(Path(os.environ.get("MESH_CONFIG", "/consul-config"))))
     consul_bin = "consul"
     authority = secrets.private_folder(SECRETS / "authority")
     tls, clients = secrets.private_folder(authority / "tls"), secrets.private_folder(authority / "clients")
@@ -195,7 +232,8 @@ def init() -> int:
     layout = Layout.from_env()
     config_dir = Path(os.environ.get("MESH_CONFIG", "/consul-config"))
     try:  # before anything is changed: a policy that cannot be derived says so at once
-        config = entries.load(config_dir)
+        only = os.environ.get("MESH_ENTRIES", "").split()  # dc2.yml's: these files, nothing derived
+        config = entries.load(config_dir, only) if only else entries.load(config_dir)
     except (entries.EntriesError, TopologyError) as err:
         print(f"mesh-init: {err}", file=sys.stderr)
         return 1
@@ -208,7 +246,7 @@ def init() -> int:
             print(f"mesh-init: Consul at {anonymous.address} has no leader after 120s", file=sys.stderr)
             return 1
         time.sleep(1)
-    mesh = load(config_dir)
+    mesh = layout.mesh(load(config_dir))
     try:
         management = anonymous.with_token(acl.bootstrap(anonymous, init_dir / "management.token"))
         plan = acl.Plan(list(layout.agents), list(mesh), {}, gateways=list(layout.gateways))
@@ -269,12 +307,20 @@ def gateway() -> None:
     address with its own token, then runs Envoy."""
     name, kind = os.environ.get("SERVICE", "").strip(), os.environ.get("GATEWAY", "").strip()
     if not (name and kind):
-        raise SystemExit("set SERVICE to the gateway's service name and GATEWAY to its kind (ingress)")
+        raise SystemExit("set SERVICE to the gateway's service name and GATEWAY to its kind (ingress, mesh)")
     consul_host = os.environ.get("CONSUL_HTTP_ADDR", "https://consul:8501").split("://")[-1].split(":")[0]
-    argv = launch.gateway_argv(kind, name, f"{container_ip(consul_host)}:{GATEWAY_READY_PORT}", GATEWAY_ADMIN_PORT,
+    own, wan = container_ip(consul_host), None
+    address = f"{own}:{GATEWAY_READY_PORT}"
+    if kind == "mesh":  # it listens on its own network and on the one the datacenters share
+        wan = other_address(own)
+        if wan is None:
+            raise SystemExit(f"mesh gateway {name}: no address besides {own}: put it on the datacenters' shared network")
+        address, wan = f"{own}:{MESH_GATEWAY_PORT}", f"{wan}:{MESH_GATEWAY_PORT}"
+    argv = launch.gateway_argv(kind, name, address, GATEWAY_ADMIN_PORT,
                                os.environ.get("CONSUL_GRPC_ADDR", "https://consul:8503"),
                                os.environ.get("CONSUL_CACERT", "/consul/ca/consul-agent-ca.pem"),
-                               str(MOUNTED / "service.token"), log_level=os.environ.get("ENVOY_LOG_LEVEL", "warn"))
+                               str(MOUNTED / "service.token"), log_level=os.environ.get("ENVOY_LOG_LEVEL", "warn"),
+                               wan_address=wan)
     os.execvp(argv[0], argv)
 
 
@@ -313,7 +359,55 @@ def knows(upstream: str | None = None, count: str | None = None) -> int:
     return 0
 
 
+def management():
+    """Consul's API as mesh-init holds it: the first server, mesh-init's client certificate, the
+    management token."""
+    from meshctl import secrets
+    from meshctl.consul_api import Consul
+
+    init_dir = SECRETS / "init"
+    return Consul(os.environ.get("CONSUL_HTTP_ADDR", "https://consul:8501"), SECRETS / "ca" / secrets.SERVER_CA,
+                  init_dir / "init.pem", init_dir / "init-key.pem", (init_dir / "management.token").read_text().strip())
+
+
+def peering_command(command: str, args: list[str]) -> int:
+    """The peering steps meshctl.peering runs in each datacenter's mesh-init (meshctl.peers)."""
+    from meshctl import entries, peers
+    from meshctl.consul_api import ConsulError
+
+    usage = {"peer-token": 1, "peer-establish": 1, "peer-delete": 1, "peerings": 0, "failover": 2}
+    if len(args) != usage[command]:
+        print(__doc__, file=sys.stderr)
+        return 2
+    consul = management()
+    try:
+        if command == "peer-token":
+            sys.stdout.write(peers.token(consul, args[0]) + "\n")  # to the pipe meshctl.peering reads
+        elif command == "peer-establish":
+            peers.establish(consul, args[0], sys.stdin.read())
+        elif command == "peer-delete":
+            peers.delete(consul, args[0])
+        elif command == "peerings":
+            for found in peers.peerings(consul):
+                print(found.line())
+        else:
+            service, peer = args
+            config = entries.load(Path(os.environ.get("MESH_CONFIG", "/consul-config")))
+            resolver = next((e.body for e in config if e.key == f"service-resolver/{service}"), None)
+            if resolver is None:
+                print(f"{service} has no resolver: no service calls it", file=sys.stderr)
+                return 1
+            written = peers.failover(consul, resolver, None if peer == "-" else peer)
+            print(f"service-resolver/{service}: " + (f"fails over to {peer}" if "Failover" in written else "no failover"))
+    except (peers.PeeringError, ConsulError, OSError) as err:
+        print(f"{command}: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(command: str) -> int:
+    if command in ("peer-token", "peer-establish", "peer-delete", "peerings", "failover"):
+        return peering_command(command, sys.argv[2:])
     if command == "secrets":
         return make_secrets()
     if command == "init":

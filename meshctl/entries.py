@@ -20,6 +20,9 @@ POLICY_FILE = "resilience.hcl"
 ENTRIES_DIR = "config-entries"
 
 
+UNNAMED = {"mesh": "mesh"}  # kinds whose one entry has no Name in its file (Consul refuses one)
+
+
 class EntriesError(ValueError):
     """A config entry or the policy cannot be read or derived; the message names the file."""
 
@@ -36,29 +39,33 @@ class Entry:
 
     @property
     def key(self) -> str:
-        return f"{self.body['Kind']}/{self.body['Name']}"
+        # the mesh entry is the one kind without a Name: Consul names it "mesh" itself
+        return f"{self.body['Kind']}/{self.body.get('Name') or UNNAMED.get(self.body['Kind'])}"
 
 
-def load(folder: Path) -> list[Entry]:
+def load(folder: Path, only: list[str] | None = None) -> list[Entry]:
     """Every config entry the mesh writes, in the order to write them: proxy-defaults first (L7
-    intentions need its protocol http), then the rest by kind and name."""
+    intentions need its protocol http), then the rest by kind and name.
+
+    ``only``: these files (paths in ``folder``) and nothing derived: dc2.yml's datacenter, which
+    runs a few services and calls none of them itself."""
     folder = Path(folder)
     services = topology.load(folder)
-    written = [Entry(_read_hcl(path), f"{ENTRIES_DIR}/{path.name}", path)
-               for path in sorted((folder / ENTRIES_DIR).glob("*.hcl"))]
+    paths = [folder / name for name in only] if only else sorted((folder / ENTRIES_DIR).glob("*.hcl"))
+    written = [Entry(_read_hcl(path), str(path.relative_to(folder)), path) for path in paths]
     for entry in written:
-        if not {"Kind", "Name"} <= entry.body.keys():
+        if "Kind" not in entry.body or ("Name" not in entry.body and entry.body["Kind"] not in UNNAMED):
             raise EntriesError(f"{folder / entry.source}: a config entry needs Kind and Name")
     policy = Policy(_read_hcl(folder / POLICY_FILE), services, folder / POLICY_FILE)
     protocol = next((e.body.get("Config", {}).get("protocol") for e in written
                      if e.body["Kind"] == "proxy-defaults"), None)
-    entries = [_completed(e, policy) for e in written] + policy.entries(protocol)
+    entries = [_completed(e, policy) for e in written] + ([] if only else policy.entries(protocol))
     seen: dict[str, str] = {}
     for entry in entries:
         if entry.key in seen:
             raise EntriesError(f"{entry.key} comes from both {seen[entry.key]} and {entry.source}")
         seen[entry.key] = entry.source
-    return sorted(entries, key=lambda e: (e.body["Kind"] != "proxy-defaults", e.body["Kind"], e.body["Name"]))
+    return sorted(entries, key=lambda e: (e.body["Kind"] != "proxy-defaults", e.key))
 
 
 class Policy:
@@ -158,9 +165,19 @@ def resolver(name: str, connect_timeout: str, versions: list[str]) -> dict:
     return body
 
 
+def with_failover(resolver: dict, peer: str) -> dict:
+    """``resolver`` with every subset (and the service without one) failing over to the same service
+    exported by ``peer``: used only when no instance here passes (dc2.yml, ``meshctl.peering``)."""
+    return {**copy.deepcopy(resolver), "Failover": {"*": {"Targets": [{"Peer": peer}]}}}
+
+
 def subset(version: str) -> dict:
-    """A resolver's subset of the instances registered with ``meta.version`` = ``version``."""
-    return {"Filter": f'Service.Meta.version == "{version}"', "OnlyPassing": True}
+    """A resolver's subset of the instances registered with ``meta.version`` = ``version``, and of
+    any instance a peer exports. Consul 1.16 applies a subset's filter to the failover target of that
+    subset too, and an imported instance carries no Meta: without the second clause a failover to a
+    peer would find no instance at all (agent/consul/discoverychain/compile.go, the failover target
+    takes the subset of the target it stands for)."""
+    return {"Filter": f'Service.Meta.version == "{version}" or Service.PeerName != ""', "OnlyPassing": True}
 
 
 def splitter(name: str, versions: list[str], weights: dict[str, float] | None = None) -> dict:

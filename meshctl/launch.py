@@ -37,12 +37,14 @@ def sidecar_argv(service: Service, grpc_addr: str, grpc_ca_file: str, token_file
 
 
 def gateway_argv(kind: str, name: str, address: str, admin_port: int, grpc_addr: str, grpc_ca_file: str,
-                 token_file: str, log_level: str = "warn") -> list[str]:
-    """``consul connect envoy`` for a gateway of ``kind`` (ingress) registered as service ``name`` at
-    ``address`` (host:port, where its Envoy answers Consul's check), with its own token, as a
-    sidecar's: its listeners come from the gateway's config entry."""
+                 token_file: str, log_level: str = "warn", wan_address: str | None = None) -> list[str]:
+    """``consul connect envoy`` for a gateway of ``kind`` (ingress, mesh) registered as service ``name``
+    at ``address`` (host:port, where its Envoy answers Consul's check), with its own token, as a
+    sidecar's: an ingress gateway's listeners come from its config entry; a mesh gateway listens on
+    ``address`` for its own datacenter and on ``wan_address`` for the peered one."""
+    wan = ["-wan-address", wan_address] if wan_address else []
     return ["consul", "connect", "envoy", "-gateway", kind, "-register", "-service", name, "-address", address,
-            "-token-file", token_file, "-admin-bind", f"127.0.0.1:{admin_port}", "-grpc-addr", grpc_addr,
+            *wan, "-token-file", token_file, "-admin-bind", f"127.0.0.1:{admin_port}", "-grpc-addr", grpc_addr,
             "-grpc-ca-file", grpc_ca_file] + envoy_flags(log_level)
 
 

@@ -13,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from meshctl import acl, consul_api, entries, envoy_admin, launch, metrics, secrets, traces
+from meshctl import acl, consul_api, entries, envoy_admin, launch, metrics, peers, secrets, traces
 from meshctl.procs import Proc
 from meshctl.topology import Service, TopologyError, instances, load
 
@@ -229,7 +229,7 @@ def apply_config(config: list[entries.Entry], force: bool, management: consul_ap
     """
     written = []
     for entry in config:
-        held = None if force else management.config_entry(entry.body["Kind"], entry.body["Name"])
+        held = None if force else management.config_entry(*entry.key.split("/", 1))
         if held is not None and not other_versions(entry.body, held):
             continue
         result = entries.write(entry, str(CONSUL_BIN), consul_env(MANAGEMENT))
@@ -497,6 +497,15 @@ def status() -> int:
         state = ("running" if server.running() else "building" if build.running()
                  else "stopped" if companion.built() else "not built")
         print(f"{companion.name:<26}{state:<10}{'ready' if companion.ready() else '-':<10}{where}")
+    try:  # the peerings with other datacenters (dc2.yml's, docs/peering.md); make up has none
+        found = peers.peerings(observer)
+    except (consul_api.ConsulError, OSError) as err:
+        found = None
+        print(f"peerings: cannot be read ({err})")
+    if found is not None:
+        print("peerings: " + ("none (docs/peering.md)" if not found else ""))
+        for peering in found:
+            print(f"  {peering.line()}")
     return 0 if ok else 1
 
 

@@ -22,10 +22,13 @@ import subprocess
 import uuid
 from pathlib import Path
 
+# the Consul datacenter these secrets are for: dc1, or dc2.yml's dc2 (its mesh-secrets says
+# so in MESH_DATACENTER); Consul names a server's certificate after it, and checks the name
+DATACENTER = os.environ.get("MESH_DATACENTER", "").strip() or "dc1"
 SERVER_CA = "consul-agent-ca.pem"
 SERVER_CA_KEY = "consul-agent-ca-key.pem"
-SERVER_CERT = "dc1-server-consul-0.pem"
-SERVER_KEY = "dc1-server-consul-0-key.pem"
+SERVER_CERT = f"{DATACENTER}-server-consul-0.pem"
+SERVER_KEY = f"{DATACENTER}-server-consul-0-key.pem"
 AGENT_CERT = "agent.pem"  # a client agent's (cluster.yml)
 AGENT_KEY = "agent-key.pem"
 CLIENT_CA = "clients-agent-ca.pem"
@@ -89,7 +92,7 @@ def server_tls(consul: str | Path, folder: Path, dns_names: tuple[str, ...] = ()
     if not (folder / SERVER_CERT).exists():
         (folder / SERVER_KEY).unlink(missing_ok=True)
         names = [arg for name in dns_names for arg in ("-additional-dnsname", name)]
-        consul_tool(consul, "tls", "cert", "create", "-server", "-dc", "dc1", "-days", DAYS, *names, cwd=folder)
+        consul_tool(consul, "tls", "cert", "create", "-server", "-dc", DATACENTER, "-days", DAYS, *names, cwd=folder)
         made = True
     return made
 
@@ -109,18 +112,18 @@ def client_cert(consul: str | Path, ca_folder: Path, holder: str, into: Path,
     cert, key = into / f"{holder}.pem", into / f"{holder}-key.pem"
     if renew or not (cert.exists() and key.exists()):
         _issue(consul, ca_folder / CLIENT_CA, ca_folder / CLIENT_CA_KEY, ("-client", "-domain", "clients"),
-               "dc1-client-clients-0", cert, key, owner)
+               f"{DATACENTER}-client-clients-0", cert, key, owner)
     return cert, key
 
 
 def agent_cert(consul: str | Path, ca_folder: Path, node: str, into: Path,
                owner: int | None = None, renew: bool = False) -> tuple[Path, Path]:
     """``into/agent.pem`` and ``agent-key.pem``: a client agent's certificate from Consul's CA (in
-    ``ca_folder``), naming client.dc1.consul and ``node``. Not a server's: it cannot pass as one."""
+    ``ca_folder``), naming client.<datacenter>.consul and ``node``. Not a server's: it cannot pass as one."""
     cert, key = into / AGENT_CERT, into / AGENT_KEY
     if renew or not (cert.exists() and key.exists()):
         _issue(consul, ca_folder / SERVER_CA, ca_folder / SERVER_CA_KEY, ("-client", "-additional-dnsname", node),
-               "dc1-client-consul-0", cert, key, owner)
+               f"{DATACENTER}-client-consul-0", cert, key, owner)
     return cert, key
 
 
@@ -132,7 +135,7 @@ def _issue(consul: str | Path, ca: Path, ca_key: Path, kind: tuple[str, ...], ma
     shutil.rmtree(work, ignore_errors=True)
     private_folder(work)
     try:
-        consul_tool(consul, "tls", "cert", "create", *kind, "-dc", "dc1", "-days", DAYS,
+        consul_tool(consul, "tls", "cert", "create", *kind, "-dc", DATACENTER, "-days", DAYS,
                     "-ca", str(ca), "-key", str(ca_key), cwd=work)
         write_secret(key, (work / f"{made}-key.pem").read_text(), owner)
         write_secret(cert, (work / f"{made}.pem").read_text(), owner, mode=0o644)

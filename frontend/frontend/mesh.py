@@ -1,7 +1,8 @@
 """The mesh page: every service in Consul's catalogue, its instances, checks, sidecars and upstreams,
 the traffic on each edge between them (``frontend.traffic``, from Prometheus), and the split of
 each service that runs in several versions, which a signed-in operator moves (``meshctl.splits``,
-with their own Consul token, CSRF-protected and logged as intentions' changes are)."""
+with their own Consul token, CSRF-protected and logged as intentions' changes are), and the
+peerings with other datacenters (docs/peering.md)."""
 
 import logging
 
@@ -30,11 +31,18 @@ def render_page(split_problem: str | None = None, status: int = 200, **context):
         c = consul_access.client()
         services = catalog.services(c)
         split = _splits(c, services)
+        peered = _peerings(c)
     except consul_access.ERRORS as exc:
-        services, split, problem = [], [], consul_access.unavailable(exc).message
+        services, split, peered, problem = [], [], [], consul_access.unavailable(exc).message
     context.setdefault("notice", None)
-    return render_template("mesh.html", services=services, splits=split, problem=problem,
+    return render_template("mesh.html", services=services, splits=split, peerings=peered, problem=problem,
                            split_problem=split_problem, operator=signed_in(), **context), status
+
+
+def _peerings(c: consul.Consul) -> list[dict]:
+    """The peerings, or none shown when the frontend's token may not read them (a policy from before
+    the peering; mesh-init and make up give it peering:read)."""
+    return consul_access.peerings(c) or []
 
 
 def _splits(c: consul.Consul, services: list[dict]) -> list[splits.Split]:

@@ -119,7 +119,8 @@ def operator_client(offline_app, sign_in_without_consul):
 
 # --- against the real throwaway Consul (apps/common/testsupport/realconsul.py) --------------------
 
-READ_ONLY = 'service_prefix "" { policy = "read" intentions = "read" } node_prefix "" { policy = "read" }'
+READ_ONLY = ('peering = "read" service_prefix "" { policy = "read" intentions = "read" } '
+             'node_prefix "" { policy = "read" }')
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ runs (read from cluster.yml itself), and what an Envoy in a container reports (d
 the rest)."""
 
 import json
+import os
 from dataclasses import dataclass
 
 import dockerstack
@@ -11,14 +12,18 @@ from meshctl import envoy_admin, topology
 from meshctl.bench import cluster
 from meshctl.container import GATEWAY_ADMIN_PORT
 
-# not cluster.yml's own project name (shop-cluster): the suite never meets a cluster someone runs
-PROJECT = "shopcluster"
+# not cluster.yml's own project name (shop-cluster): the suite never meets a cluster someone runs.
+# The two-datacenter suite (integration-tests/peering) runs its own dc1 from this module, under a
+# project name, host ports and subnet of its own (SUITE_CLUSTER_*), so the two never meet either.
+PROJECT = os.environ.get("SUITE_CLUSTER_PROJECT", "shopcluster")
+PORTS = int(os.environ.get("SUITE_CLUSTER_PORTS", "28000"))  # the first of the suite's host ports
 # each node's ingress gateway, on a host port of the suite's own (cluster.yml: CLUSTER_PORT, CLUSTER_PORT_2)
-INGRESS_PORTS = {"ingress-gateway-1": 28080, "ingress-gateway-2": 28081}
-CONSUL_PORT = 28501
-SUBNET = "10.213.1.0/24"  # not cluster.yml's default either
-PROMETHEUS_PORT = 28090
-JAEGER_PORT = 28686
+INGRESS_PORTS = {"ingress-gateway-1": PORTS + 80, "ingress-gateway-2": PORTS + 81}
+CONSUL_PORT = PORTS + 501
+SUBNET = os.environ.get("SUITE_CLUSTER_SUBNET", "10.213.1.0/24")  # not cluster.yml's default either
+PROMETHEUS_PORT = PORTS + 90
+JAEGER_PORT = PORTS + 686
+WAN_NETWORK = f"{PROJECT}_wan"  # the network the datacenters' mesh gateways share (cluster.yml: WAN_NETWORK)
 FILE = "cluster.yml"
 
 
@@ -90,7 +95,8 @@ STACK = Cluster(
     variables={"CLUSTER_PORT": str(INGRESS_PORTS["ingress-gateway-1"]),
                "CLUSTER_PORT_2": str(INGRESS_PORTS["ingress-gateway-2"]),
                "CLUSTER_CONSUL_PORT": str(CONSUL_PORT), "CLUSTER_SUBNET": SUBNET,
-               "CLUSTER_PROMETHEUS_PORT": str(PROMETHEUS_PORT), "CLUSTER_JAEGER_PORT": str(JAEGER_PORT)},
+               "CLUSTER_PROMETHEUS_PORT": str(PROMETHEUS_PORT), "CLUSTER_JAEGER_PORT": str(JAEGER_PORT),
+               "WAN_NETWORK": WAN_NETWORK},
     on_failure=("mesh-secrets", "mesh-init", *SERVERS, *NODES, *(g.name for g in GATEWAYS),
                 *(i.sidecar for i in INSTANCES if i.service == "frontend")),
     settle_timeout=120)

@@ -53,7 +53,7 @@ def three_voters(server: str, token: str) -> bool:
 
 def config_entries(consul_get) -> dict[str, list]:
     """Every config entry of the kinds consul-config writes, as the servers hold them."""
-    return {kind: sorted(consul_get(f"/v1/config/{kind}"), key=lambda e: e["Name"]) for kind in KINDS}
+    return {kind: sorted(consul_get(f"/v1/config/{kind}"), key=lambda e: e.get("Name", "")) for kind in KINDS}
 
 
 def under_load(seconds: float):

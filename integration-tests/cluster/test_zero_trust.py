@@ -45,3 +45,15 @@ def test_the_gateways_token_is_its_own_identity_and_writes_no_intention(consul_h
         dockerstack.assert_token_has_its_identity_only(consul_http, STACK, gateway.name, GATEWAY_SERVICE, "frontend")
     assert len({docker("exec", container(g.name), "cat", "/consul/secrets/service.token").stdout
                 for g in GATEWAYS}) == 1
+
+
+def test_the_mesh_gateways_token_carries_peerings_and_writes_no_intention_or_peering(consul_http):
+    secret = docker("exec", container("mesh-gateway"), "cat", "/consul/secrets/service.token").stdout.strip()
+    me = consul_http("GET", "/v1/acl/token/self", secret).json()
+    assert ([s["ServiceName"] for s in me["ServiceIdentities"]], [p["Name"] for p in me["Policies"]]) == \
+        (["mesh-gateway"], ["mesh-gateway"]), me
+    write = consul_http("PUT", "/v1/config", secret, json={"Kind": "service-intentions", "Name": "frontend",
+                                                           "Sources": [{"Name": "*", "Action": "allow"}]})
+    assert write.status_code == 403 and "intention:write" in write.text, write.text
+    peer = consul_http("POST", "/v1/peering/token", secret, json={"PeerName": "zero-trust-probe"})
+    assert peer.status_code == 403 and "peering:write" in peer.text, peer.text

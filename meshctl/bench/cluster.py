@@ -72,9 +72,10 @@ def node_of(definition: dict) -> str:
 
 
 def gateway_definitions(defined: dict) -> dict[str, dict]:
-    """Compose's definition of every gateway (a service whose environment has GATEWAY), by name."""
+    """Compose's definition of every ingress gateway (a service whose environment has GATEWAY=ingress:
+    the ways in; the mesh gateway that carries a peering is not one), by name."""
     return {name: definition for name, definition in sorted(defined.items())
-            if (definition.get("environment") or {}).get("GATEWAY")}
+            if (definition.get("environment") or {}).get("GATEWAY") == "ingress"}
 
 
 def pod_of(definition: dict) -> str | None:
@@ -109,7 +110,7 @@ def layout(compose: dict, listeners: set[int], services: list[str]) -> Layout:
             raise LayoutError(f"{name} publishes none of its listener's ports ({sorted(listeners)}) on the host")
         gateways.append(Gateway(name, node_of(definition), url))
     if not gateways:
-        raise LayoutError(f"{FILE} has no gateway (a service whose environment has GATEWAY)")
+        raise LayoutError(f"{FILE} has no ingress gateway (a service whose environment has GATEWAY=ingress)")
 
     sidecars = {app_of(defined, name): (definition["environment"]["SERVICE"], name)
                 for name, definition in sidecar_definitions(defined).items()}

@@ -282,7 +282,7 @@ def test_the_cluster_layout_takes_a_single_gateway_and_any_address_as_the_loopba
 
 
 @pytest.mark.parametrize("gateways, listeners, message", [
-    ((), {8080}, "cluster.yml has no gateway"),
+    ((), {8080}, "cluster.yml has no ingress gateway"),
     (("ingress-gateway-1",), {9999}, "ingress-gateway-1 publishes none of its listener's ports ([9999])"),
 ])
 def test_the_cluster_layout_says_when_there_is_no_way_in(gateways, listeners, message):

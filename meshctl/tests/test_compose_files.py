@@ -60,7 +60,7 @@ def tagged_bases(text: str) -> dict[str, list[int]]:
     return {base: tags(services[base]) for base in sorted(bases) if tags(services[base])}
 
 
-@pytest.mark.parametrize("name", ["services.yml", "cluster.yml"])
+@pytest.mark.parametrize("name", ["services.yml", "cluster.yml", "dc2.yml"])
 def test_the_compose_files_keep_their_tags_where_compose_applies_them(name):
     text = (REPO / name).read_text()
     assert aliased_tags(text) == [], f"{name}: a tag inside an anchor reaches no alias of it"

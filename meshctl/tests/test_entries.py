@@ -153,8 +153,10 @@ def test_a_file_that_is_not_hcl_is_named(mesh_config):
 def test_a_service_in_two_versions_gets_a_subset_of_each_and_a_split_all_to_the_first(written):
     resolver = written["service-resolver/products"].body
     assert resolver["DefaultSubset"] == "v1"
-    assert resolver["Subsets"] == {"v1": {"Filter": 'Service.Meta.version == "v1"', "OnlyPassing": True},
-                                   "v2": {"Filter": 'Service.Meta.version == "v2"', "OnlyPassing": True}}
+    # a peer's instances (a failover to dc2) carry no meta: each subset takes them too
+    assert resolver["Subsets"] == {
+        "v1": {"Filter": 'Service.Meta.version == "v1" or Service.PeerName != ""', "OnlyPassing": True},
+        "v2": {"Filter": 'Service.Meta.version == "v2" or Service.PeerName != ""', "OnlyPassing": True}}
     assert written["service-splitter/products"].body["Splits"] == [
         {"Weight": 100, "ServiceSubset": "v1"}, {"Weight": 0, "ServiceSubset": "v2"}]
     # a service in one version: no subsets, no splitter
@@ -183,3 +185,22 @@ def test_make_up_writes_a_resolver_again_only_when_its_versions_changed(written)
     assert not other_versions(products, {**products, "ConnectTimeout": "9s", "ModifyIndex": 42})
     assert not other_versions(users, {**users, "ConnectTimeout": "9s"})  # an operator's change stays
     assert not other_versions(written["service-splitter/products"].body, {"Splits": []})
+
+
+def test_a_failover_to_a_peer_is_the_derived_resolver_with_every_subset_failing_over():
+    derived = entries.resolver("products", "2s", ["v1", "v2"])
+    failing_over = entries.with_failover(derived, "dc2")
+    assert failing_over == {**derived, "Failover": {"*": {"Targets": [{"Peer": "dc2"}]}}}
+    assert "Failover" not in derived  # the derived one is left as it was
+
+
+def test_only_the_listed_files_are_written_and_nothing_derived_when_a_datacenter_says_which():
+    listed = ["config-entries/proxy-defaults.hcl", "config-entries/mesh.hcl", "dc2/exported-services.hcl",
+              "dc2/intentions-products.hcl"]
+    loaded = entries.load(REPO / "consul-config", listed)
+    assert [e.key for e in loaded] == ["proxy-defaults/global", "exported-services/default", "mesh/mesh",
+                                       "service-intentions/products"]
+    products = next(e.body for e in loaded if e.key == "service-intentions/products")
+    # dc1's orders only, by its peer name, its permissions ended by the deny of everything else
+    assert [(s["Name"], s.get("Peer")) for s in products["Sources"]] == [("orders", "dc1")]
+    assert products["Sources"][0]["Permissions"][-1] == entries.DENY_THE_REST
