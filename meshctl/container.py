@@ -238,8 +238,7 @@ def init() -> int:
         print(f"mesh-init: {err}", file=sys.stderr)
         return 1
     init_dir = SECRETS / "init"
-    anonymous = Consul(os.environ.get("CONSUL_HTTP_ADDR", "https://consul:8501"), SECRETS / "ca" / secrets.SERVER_CA,
-                       init_dir / "init.pem", init_dir / "init-key.pem")
+    anonymous = init_api()
     deadline = time.monotonic() + 120
     while not anonymous.leader():
         if time.monotonic() > deadline:
@@ -359,15 +358,20 @@ def knows(upstream: str | None = None, count: str | None = None) -> int:
     return 0
 
 
-def management():
-    """Consul's API as mesh-init holds it: the first server, mesh-init's client certificate, the
-    management token."""
+def init_api():
+    """Consul's API as mesh-init reaches it: the first server, with mesh-init's client certificate
+    and no token yet."""
     from meshctl import secrets
     from meshctl.consul_api import Consul
 
     init_dir = SECRETS / "init"
     return Consul(os.environ.get("CONSUL_HTTP_ADDR", "https://consul:8501"), SECRETS / "ca" / secrets.SERVER_CA,
-                  init_dir / "init.pem", init_dir / "init-key.pem", (init_dir / "management.token").read_text().strip())
+                  init_dir / "init.pem", init_dir / "init-key.pem")
+
+
+def management():
+    """mesh-init's API with the management token (the peering steps)."""
+    return init_api().with_token((SECRETS / "init" / "management.token").read_text().strip())
 
 
 def peering_command(command: str, args: list[str]) -> int:

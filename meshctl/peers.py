@@ -31,18 +31,19 @@ class Peering:
                 f"exports: {', '.join(self.exported) or '-'}")
 
 
-def peerings(consul: Consul) -> list[Peering]:
-    """Every peering of the datacenter ``consul`` answers for (Consul 1.16 counts nothing itself:
-    what is imported and exported is in each peering's stream status)."""
-    found = consul.call("GET", "/v1/peerings") or []
+def listed(found: list[dict] | None) -> list[Peering]:
+    """Consul's answer to /v1/peerings as Peerings, those being deleted left out (Consul 1.16 counts
+    nothing itself: what is imported and exported is in each peering's stream status). The
+    frontend's mesh page reads them with its own client and lists them with this."""
     return [Peering(p["Name"], p.get("State", "UNDEFINED"),
                     tuple(sorted((p.get("StreamStatus") or {}).get("ImportedServices") or [])),
                     tuple(sorted((p.get("StreamStatus") or {}).get("ExportedServices") or [])))
-            for p in found if p.get("State") != "DELETING"]
+            for p in found or [] if p.get("State") != "DELETING"]
 
 
-def peering(consul: Consul, name: str) -> Peering | None:
-    return next((p for p in peerings(consul) if p.name == name), None)
+def peerings(consul: Consul) -> list[Peering]:
+    """Every peering of the datacenter ``consul`` answers for."""
+    return listed(consul.call("GET", "/v1/peerings"))
 
 
 def gateway_passing(consul: Consul, gateway: str = "mesh-gateway") -> bool:

@@ -13,7 +13,7 @@ import consul
 from consul.callback import CB
 from flask import current_app, g
 
-from meshctl import intentions
+from meshctl import intentions, peers
 from shopcommon import APIError
 from shopcommon.config import MissingSetting
 
@@ -59,13 +59,19 @@ def token_self(c: consul.Consul) -> dict:
     return c.acl.token.read_self()
 
 
-def may_write_service(c: consul.Consul, service: str) -> bool:
-    """Whether ``c``'s token may write ``service``, which is what Consul asks before it hands out the
-    service's leaf certificate; py-consul has no call for Consul's authorize endpoint."""
-    body = [{"Resource": "service", "Segment": service, "Access": "write"}]
+def allowed(c: consul.Consul, resource: str, access: str, segment: str | None = None) -> bool:
+    """Whether ``c``'s token may ``access`` ``resource`` (``segment``: which one); py-consul has no
+    call for Consul's authorize endpoint."""
+    body = [{"Resource": resource, "Access": access, **({"Segment": segment} if segment else {})}]
     answer = c.http.post(CB.json(), "/v1/internal/acl/authorize", headers=c.prepare_headers(),
                          data=json.dumps(body))
     return bool(answer) and answer[0].get("Allow") is True
+
+
+def may_write_service(c: consul.Consul, service: str) -> bool:
+    """Whether ``c``'s token may write ``service``, which is what Consul asks before it hands out the
+    service's leaf certificate."""
+    return allowed(c, "service", "write", service)
 
 
 def roots(c: consul.Consul) -> dict:
@@ -73,21 +79,14 @@ def roots(c: consul.Consul) -> dict:
     return c.http.get(CB.json(), "/v1/agent/connect/ca/roots", headers=c.prepare_headers())
 
 
-def peerings(c: consul.Consul) -> list[dict] | None:
-    """This datacenter's peerings with others (cluster.yml's dc1 with dc2.yml's dc2), each as
-    {name, state, imported, exported}; None when ``c``'s token may not read them (a policy from
-    before the peering). Asked first: Consul 1.16 answers a /v1/peerings its token may not read
-    only after the client gives up (measured: no byte in 4 s), not with a 403. py-consul has no
-    call for either."""
-    asked = [{"Resource": "peering", "Access": "read"}]
-    answer = c.http.post(CB.json(), "/v1/internal/acl/authorize", headers=c.prepare_headers(), data=json.dumps(asked))
-    if not (answer and answer[0].get("Allow") is True):
+def peerings(c: consul.Consul) -> list[peers.Peering] | None:
+    """This datacenter's peerings with others (cluster.yml's dc1 with dc2.yml's dc2); None when
+    ``c``'s token may not read them (a policy from before the peering). Asked first: Consul 1.16
+    answers a /v1/peerings its token may not read only after the client gives up (measured: no
+    byte in 4 s), not with a 403. py-consul has no call for either."""
+    if not allowed(c, "peering", "read"):
         return None
-    found = c.http.get(CB.json(), "/v1/peerings", headers=c.prepare_headers()) or []
-    return [{"name": p["Name"], "state": p.get("State", "UNDEFINED"),
-             "imported": sorted((p.get("StreamStatus") or {}).get("ImportedServices") or []),
-             "exported": sorted((p.get("StreamStatus") or {}).get("ExportedServices") or [])}
-            for p in found if p.get("State") != "DELETING"]
+    return peers.listed(c.http.get(CB.json(), "/v1/peerings", headers=c.prepare_headers()))
 
 
 def unknown_token(exc: Exception) -> bool:

@@ -39,7 +39,7 @@ def render_page(split_problem: str | None = None, status: int = 200, **context):
                            split_problem=split_problem, operator=signed_in(), **context), status
 
 
-def _peerings(c: consul.Consul) -> list[dict]:
+def _peerings(c: consul.Consul) -> list:
     """The peerings, or none shown when the frontend's token may not read them (a policy from before
     the peering; mesh-init and make up give it peering:read)."""
     return consul_access.peerings(c) or []
