@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-# this suite's dc1: not the cluster suite's project, ports or subnet
-os.environ.update({"SUITE_CLUSTER_PROJECT": "shoppeer", "SUITE_CLUSTER_PORTS": "38000",
+# this suite's dc1: not the cluster suite's project, ports or subnet; its ports below the kernel's
+# ephemeral range (32768-60999), where a client's passing connection once held 38686 as Jaeger's came up
+os.environ.update({"SUITE_CLUSTER_PROJECT": "shoppeer", "SUITE_CLUSTER_PORTS": "26000",
                    "SUITE_CLUSTER_SUBNET": "10.213.2.0/24"})
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cluster"))
 
