@@ -36,7 +36,8 @@ if [ -n "${GATE_LISTEN:-}" ]; then
 fi
 
 # Stopping: leave Consul's catalogue first, so the callers' Envoys stop sending new requests here
-# (they hear of it within a second), give the requests already on their way DRAIN_SECONDS to
+# (within a second or two on an idle host, several on a loaded one: meshctl/rolling-restart.sh waits
+# for every caller to have heard before it stops a sidecar), give the requests already on their way DRAIN_SECONDS to
 # finish, then stop Envoy (which drains its own connections for 2 s). Within Compose's 10 s.
 stop() {
   deregister

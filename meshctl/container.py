@@ -14,6 +14,8 @@ Envoy command line. Nothing in services.yml or a Dockerfile repeats them.
   passing        exit 0 when Consul's servers list this instance and its sidecar as passing
   knows S N      exit 0 when this Envoy knows N healthy endpoints of service S, or does not call S
                  (a gateway's too; meshctl/rolling-restart.sh asks every Envoy before the next instance)
+  forgot S N     exit 0 when this Envoy knows at most N healthy endpoints of S (an instance that left
+                 Consul is no longer called; meshctl/rolling-restart.sh asks before stopping its sidecar)
   secrets        (mesh-secrets, before Consul) make every secret into /secrets, one folder per holder
   init           (mesh-init, once Consul runs) bootstrap the ACLs, make the tokens, write the config entries
   token          print the management token, for the operator
@@ -341,19 +343,21 @@ def passing(me: Service) -> int:
     return 0
 
 
-def knows(upstream: str | None = None, count: str | None = None) -> int:
+def knows(upstream: str | None = None, count: str | None = None, at_most: bool = False) -> int:
     """0 when this container's Envoy (a sidecar's or a gateway's) knows ``count`` healthy endpoints of
-    ``upstream``, or does not call it at all."""
+    ``upstream`` (``at_most``: no more than ``count``), or does not call it at all."""
     if not (upstream and count and count.isdigit()):
-        print("usage: knows SERVICE COUNT", file=sys.stderr)
+        print(f"usage: {'forgot' if at_most else 'knows'} SERVICE COUNT", file=sys.stderr)
         return 2
     admin_port = GATEWAY_ADMIN_PORT if os.environ.get("GATEWAY") else service().admin_port
     seen = envoy_admin.healthy_endpoints(admin_port)
     if seen is None:
         print("Envoy does not answer on its admin listener", file=sys.stderr)
         return 1
-    if seen.get(upstream, int(count)) < int(count):
-        print(f"Envoy knows {seen[upstream]} healthy {upstream} endpoints of {count}", file=sys.stderr)
+    held = seen.get(upstream)
+    if held is not None and (held > int(count) if at_most else held < int(count)):
+        wanted = f"at most {count}" if at_most else count
+        print(f"Envoy knows {held} healthy {upstream} endpoints, not {wanted}", file=sys.stderr)
         return 1
     return 0
 
@@ -419,8 +423,8 @@ def main(command: str) -> int:
     if command == "token":
         print((SECRETS / "init" / "management.token").read_text().strip())
         return 0
-    if command == "knows":
-        return knows(*sys.argv[2:4])
+    if command in ("knows", "forgot"):
+        return knows(*sys.argv[2:4], at_most=command == "forgot")
     if os.environ.get("GATEWAY"):  # a gateway has no service definition of its own
         if command == "gateway":
             gateway()

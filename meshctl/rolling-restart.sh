@@ -7,11 +7,16 @@
 # COMPOSE_FILE (default cluster.yml) and COMPOSE_PROJECT_NAME say which stack, as for docker compose.
 # An instance is an app and its sidecar, in the network namespace their pod holds (services.yml).
 # For each one:
-#   1. stop its sidecar: it leaves Consul's catalogue first, so callers' Envoys stop sending it new
-#      requests, lets the requests under way finish, then stops Envoy (envoy/entrypoint.sh, stop());
-#   2. restart the app (SIGTERM: gunicorn finishes what it is doing), then start the sidecar again,
+#   1. take it out of Consul's catalogue (its sidecar deregisters it), and wait until every Envoy
+#      that calls the service (the other sidecars, the gateways) no longer holds it: only then can
+#      none of them send it a new request. A fixed pause is not enough: on a loaded host the
+#      callers have heard of a change after 20 s (CI 16: 528 orders refused by an ingress gateway
+#      still sending to a stopped frontend sidecar);
+#   2. stop its sidecar, which lets the requests under way finish, then stops Envoy
+#      (envoy/entrypoint.sh, stop());
+#   3. restart the app (SIGTERM: gunicorn finishes what it is doing), then start the sidecar again,
 #      which registers the instance anew;
-#   3. wait until Consul's servers list it passing, and every Envoy that calls the service (the
+#   4. wait until Consul's servers list it passing, and every Envoy that calls the service (the
 #      other sidecars, the ingress gateway) knows every instance of it healthy again. Only then is
 #      the next instance stopped: a service never has fewer than one instance its callers know.
 set -euo pipefail
@@ -42,11 +47,13 @@ for name, d in sorted(services.items()):
         apps = [a for a, e in services.items() if a != name and pod(e) == pod(d)]
         print(apps[0] if len(apps) == 1 else "?", names.get(d["environment"]["SERVICE"], "?"), name)
 ' <<<"$config")"
+# The Envoys that call services: every sidecar and every ingress gateway. Not a mesh gateway: it
+# carries another datacenter's calls in, and counts an instance once for each subset it is in.
 envoys="$(python3 -c '
 import json, sys
 services = json.load(sys.stdin)["services"]
 print(" ".join(n for n, d in sorted(services.items())
-               if (d.get("environment") or {}).get("GATEWAY") or (d.get("labels") or {}).get("shop.mesh.role") == "sidecar"))
+               if (d.get("environment") or {}).get("GATEWAY") == "ingress" or (d.get("labels") or {}).get("shop.mesh.role") == "sidecar"))
 ' <<<"$config")"
 [ -n "$instances" ] || { echo "rolling restart: $FILE defines no instance with a sidecar" >&2; exit 1; }
 unknown="$(awk '$1 == "?" || $2 == "?" { print $3 }' <<<"$instances" | paste -sd' ')"
@@ -73,14 +80,20 @@ until_ok() {
   done
 }
 
-every_envoy_knows() { # service count: asks every Envoy at once
+every_envoy() { # knows|forgot service count: asks every Envoy at once (meshctl.container); each
+  # one's answer is said with its name
   local envoy status=0 pids=()
   for envoy in $envoys; do
-    compose exec -T "$envoy" python3 -m meshctl.container knows "$1" "$2" &
+    (compose exec -T "$envoy" python3 -m meshctl.container "$@" 2>&1 | sed "s/^/$envoy: /"; exit "${PIPESTATUS[0]}") &
     pids+=($!)
   done
   for envoy in "${pids[@]}"; do wait "$envoy" || status=1; done
   return $status
+}
+
+# the instance out of Consul's catalogue, by its sidecar with its own token (as its stop() does)
+leave() {
+  compose exec -T "$1" sh -c 'consul services deregister -token-file /consul/secrets/service.token -id "$SERVICE"'
 }
 
 started=$SECONDS
@@ -88,7 +101,11 @@ while read -r instance service sidecar <&3; do
   chosen "$service" || continue
   count="$(grep -c " $service " <<<"$instances")"
   t=$SECONDS
-  printf '==> %s: leaving Consul and draining' "$instance"
+  printf '==> %s: leaving Consul' "$instance"
+  step leave "$sidecar"
+  printf ' (%ss), forgotten by its callers' $((SECONDS - t)); t=$SECONDS
+  until_ok "every Envoy calling $service to hold at most $((count - 1)) instances" every_envoy forgot "$service" "$((count - 1))"
+  printf ' (%ss); draining' $((SECONDS - t)); t=$SECONDS
   step compose stop "$sidecar"
   printf ' (%ss); restarting' $((SECONDS - t)); t=$SECONDS
   step compose restart --no-deps "$instance"
@@ -97,7 +114,7 @@ while read -r instance service sidecar <&3; do
   printf ' (%ss); registered, waiting for its checks' $((SECONDS - t)); t=$SECONDS
   until_ok "$instance to pass on Consul's servers" compose exec -T "$sidecar" python3 -m meshctl.container passing
   printf ' (%ss) and its callers' $((SECONDS - t)); t=$SECONDS
-  until_ok "every Envoy calling $service to know its $count instances" every_envoy_knows "$service" "$count"
+  until_ok "every Envoy calling $service to know its $count instances" every_envoy knows "$service" "$count"
   printf ' (%ss): back, %ss so far\n' $((SECONDS - t)) $((SECONDS - started))
 done 3<<<"$instances"
 echo "==> rolling restart done in $((SECONDS - started))s"

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 import crashload
 import pytest
 from cluster_stack import (GATEWAYS, INGRESS, INSTANCES, MESH, NODES, PROJECT, REPO, SERVERS, address, container,
-                           docker, envoy, healthy_endpoints, instances, ingress_requests, session, settled,
+                           docker, envoy, healthy_endpoints, host_stats, instances, ingress_requests, session, settled,
                            unhealthy_hosts)
 from meshctl.container import GATEWAY_ADMIN_PORT
 from entries import put_entry, with_source_denied
@@ -60,30 +60,93 @@ def failed(result: dict) -> int:
     return sum(n for outcome, n in result["answers"].items() if outcome != 201)
 
 
-def test_a_rolling_restart_of_every_service_fails_no_request(stack):
+class Timeline:
+    """Where the rolling restart was when each order failed: the script's output as it comes, and for
+    every failure its time, text and the step then under way; at the first one, what each ingress
+    gateway's Envoy held of the frontends and what the servers held of them, taken in the background."""
+
+    def __init__(self, consul_get):
+        self.consul_get, self.began = consul_get, time.monotonic()
+        self.output, self.line = "", ""  # all of it, and the step under way (the last line so far)
+        self.failures: list[tuple[float, str, str, str]] = []
+        self.snapshot: dict | None = None
+        self.taking: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def follow(self, process: subprocess.Popen) -> str:
+        for chunk in iter(lambda: os.read(process.stdout.fileno(), 4096), b""):
+            with self.lock:
+                self.output += chunk.decode(errors="replace")
+                self.line = self.output.rsplit("\n", 1)[-1] or self.line
+        return self.output
+
+    def __call__(self, outcome, text: str, seconds: float) -> None:
+        with self.lock:
+            self.failures.append((round(time.monotonic() - self.began, 1), str(outcome), text[:100], self.line))
+            first = self.snapshot is None
+            if first:
+                self.snapshot = {"at": self.failures[-1][0], "step": self.line}
+        if first:
+            self.taking = threading.Thread(target=self.take, daemon=True)
+            self.taking.start()
+
+    def take(self) -> None:
+        for g in GATEWAYS:
+            try:
+                self.snapshot[g.name] = [(host, flags) for upstream, host, flags
+                                         in host_stats(g.name, GATEWAY_ADMIN_PORT, "health_flags") if upstream == "frontend"]
+            except Exception as exc:  # noqa: BLE001
+                self.snapshot[g.name] = repr(exc)[:120]
+        self.snapshot["servers"] = [(e["Service"]["Address"], e["Node"]["Node"], sorted({c["Status"] for c in e["Checks"]}))
+                                    for e in self.consul_get("/v1/health/service/frontend")]
+
+    def report(self) -> str:
+        if self.taking:
+            self.taking.join(timeout=60)
+        steps: Counter = Counter()
+        spans: dict[str, list[float]] = {}
+        for at, outcome, text, line in self.failures:
+            step = re.sub(r" \(\d+s\)", "", line.removeprefix("==> "))
+            steps[f"{step} | {outcome} {text[:70]}"] += 1
+            spans.setdefault(step, []).append(at)
+        rows = "\n".join(f"  {n:5d} x {what}" for what, n in steps.most_common())
+        times = "\n".join(f"  {step}: {min(ts)}-{max(ts)} s" for step, ts in spans.items())
+        return f"failures by the step under way:\n{rows}\nwhen (s after the start):\n{times}\nat the first: {self.snapshot}"
+
+
+def test_a_rolling_restart_of_every_service_fails_no_request(stack, consul_get):
     restarted = [name for i in INSTANCES for name in (i.name, i.sidecar)]
     before = {name: started_at(name) for name in restarted}
     done = threading.Event()
-    shop, load = under_load(idempotent=False, until=done)
+    timeline = Timeline(consul_get)
+    shop, load = under_load(idempotent=False, until=done, on_failure=timeline)
     time.sleep(3)  # the clients ordering before the first instance goes
     began = time.monotonic()
     try:
-        rolled = subprocess.run(["bash", "meshctl/rolling-restart.sh"], cwd=REPO, capture_output=True, text=True,
-                                timeout=900)
+        with subprocess.Popen(["bash", "meshctl/rolling-restart.sh"], cwd=REPO, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) as process:
+            out = timeline.follow(process)
+            try:
+                returncode, err = process.wait(timeout=900), process.stderr.read().decode(errors="replace")
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
     finally:
         took = time.monotonic() - began
         time.sleep(3)  # and still ordering after the last one is back
         done.set()
     result = load.result()
-    print(f"\n{rolled.stdout}")
-    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    print(f"\n{out}")
+    assert returncode == 0, out + err
     books = crashload.check(shop, result, within=60)
     print(f"cluster rolling restart of {len(INSTANCES)} instances in {took:.0f}s: "
           f"{sum(result['answers'].values())} orders by {CLIENTS} clients (no Idempotency-Key), "
           f"answers {dict(result['answers'])}; {books['taken']} units taken = {books['in_orders']} in confirmed orders")
     again = {name for name in restarted if started_at(name) == before[name]}
     assert not again, f"not restarted: {sorted(again)}"
-    assert set(result["answers"]) == {201}, (result["answers"], result["failures"])
+    if timeline.failures:
+        print(timeline.report())
+    assert set(result["answers"]) == {201}, (result["answers"], timeline.report())
     settled()
 
 

@@ -42,8 +42,8 @@ class Orders:
     def __init__(self, shop: crashload.Shop, user_id: int, initial: dict[int, int]):
         self.shop, self.user_id, self.initial = shop, user_id, initial
         self.answers: Counter = Counter()
-        # (started, answered, status, products' datacenter, seconds taken)
-        self.log: list[tuple[float, float, object, str, float]] = []
+        # (started, answered, status, products' datacenter, seconds taken, the answer's text unless a 201)
+        self.log: list[tuple[float, float, object, str, float, str]] = []
         self.placed: list[int] = []
         self.failures: list[str] = []
         self.lock = threading.Lock()
@@ -66,7 +66,7 @@ class Orders:
         took = answered - started
         with self.lock:
             self.answers[outcome] += 1
-            self.log.append((started, answered, outcome, where, took))
+            self.log.append((started, answered, outcome, where, took, "" if outcome == 201 else text[:200]))
             if outcome != 201 and len(self.failures) < 10:
                 self.failures.append(f"{outcome} {text}")
         return outcome, where, took
@@ -91,7 +91,7 @@ class Orders:
         with session() as s:
             return [self.place(s) for _ in range(count)]
 
-    def since(self, moment: float) -> list[tuple[float, float, object, str, float]]:
+    def since(self, moment: float) -> list[tuple[float, float, object, str, float, str]]:
         """The orders answered after ``moment``."""
         with self.lock:
             return [entry for entry in self.log if entry[1] >= moment]

@@ -52,3 +52,15 @@ def test_knows(admin, monkeypatch, service, count, status):
     monkeypatch.setenv("GATEWAY", "ingress")  # a gateway's admin port needs no service definition
     monkeypatch.setattr(container, "GATEWAY_ADMIN_PORT", admin)
     assert container.knows(service, count) == status
+
+
+@pytest.mark.parametrize("service, count, status", [
+    ("products", "3", 0),  # three, none left: nothing to forget
+    ("products", "2", 1),  # still holds three: the instance that left is still called
+    ("users", "0", 1),  # the one healthy users endpoint is still held
+    ("orders", "0", 0),  # does not call orders
+])
+def test_forgot(admin, monkeypatch, service, count, status):
+    monkeypatch.setenv("GATEWAY", "ingress")
+    monkeypatch.setattr(container, "GATEWAY_ADMIN_PORT", admin)
+    assert container.knows(service, count, at_most=True) == status
