@@ -20,7 +20,7 @@ LOCAL_PACKAGES := . $(dir $(wildcard apps/*/pyproject.toml)) frontend
 BENCH_SECONDS ?= 10
 BENCH_ARGS ?=
 
-.PHONY: help up down status plan token prometheus jaeger test unit integration integration-containers integration-cluster integration-peering peering-up peering-status peering-down screenshots bench venv consul images docker-engine clean-data
+.PHONY: help up down status plan token prometheus jaeger test unit integration integration-containers integration-cluster integration-peering peering-up peering-status peering-down screenshots bench profile venv consul images docker-engine clean-data
 
 help:
 	@echo "make up       start Consul, every service and its Envoy sidecar (builds what is missing)"
@@ -31,6 +31,7 @@ help:
 	@echo "make bench    wrk against the running mesh: GET direct vs through the mesh, orders/s, CPU and memory (volumes/bench/)"
 	@echo "              make bench BENCH_ARGS=--containers: the same against the mesh in containers (docker compose)"
 	@echo "              make bench BENCH_ARGS=--cluster: orders/s through cluster.yml's ingress gateways, CPU and memory per container"
+	@echo "make profile  py-spy on every app while wrk orders: flame graphs and top frames (volumes/bench/profile-*/)"
 	@echo "make peering-up  two datacenters in containers: cluster.yml (dc1) and dc2.yml, peered through mesh gateways"
 	@echo "make peering-status  each datacenter's peering: state, imported and exported services (peering-down: both down)"
 	@echo "make test     unit tests (SQLite, and PostgreSQL when TEST_POSTGRES_URL answers) + the mesh suite"
@@ -140,6 +141,11 @@ screenshots: venv consul
 bench: venv
 	@bash meshctl/bench/need-wrk.sh
 	@$(PY) -m meshctl.bench --seconds $(BENCH_SECONDS) $(BENCH_ARGS)
+
+# py-spy on every app while wrk orders (meshctl/bench/profile.py): flame graphs in volumes/bench/profile-*/
+profile: venv
+	@bash meshctl/bench/need-wrk.sh
+	@$(PY) -m meshctl.bench.profile $(PROFILE_ARGS)
 
 test: unit integration integration-containers integration-cluster integration-peering
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+import ordertrace
 from conftest import FRONTEND, MESH, REPO, SECRETS, eventually, token
 from entries import put_entry
 
@@ -393,7 +394,7 @@ def test_an_orders_page_leads_to_the_waterfall_of_its_trace(page, site, make_use
     user, product = make_user(), make_product(stock=10)
     with requests.Session() as http:
         http.trust_env = False
-        placed = http.post(f"{FRONTEND}/api/orders", timeout=15,
+        placed = http.post(f"{FRONTEND}/api/orders", timeout=15, headers=ordertrace.sampled(),
                            json={"user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 2}]})
     assert placed.status_code == 201, placed.text
     order_id = placed.json()["id"]

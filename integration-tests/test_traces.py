@@ -22,7 +22,8 @@ def jaeger(mesh):
 def test_an_orders_trace_has_a_span_from_every_app_and_sidecar_and_one_trace_id(jaeger, http, make_user,
                                                                                 make_product):
     user, product = make_user(), make_product(stock=10)
-    placed = http.post(f"{FRONTEND}/api/orders", timeout=15,
+    sent = ordertrace.sampled()
+    placed = http.post(f"{FRONTEND}/api/orders", timeout=15, headers=sent,
                        json={"user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 1}]})
     assert placed.status_code == 201, placed.text
     trace = eventually("the order's trace to hold every app and sidecar",
@@ -33,9 +34,10 @@ def test_an_orders_trace_has_a_span_from_every_app_and_sidecar_and_one_trace_id(
     service = {s["spanID"]: trace["processes"][s["processID"]]["serviceName"] for s in trace["spans"]}
     parents = {sid: next((r["spanID"] for r in s.get("references") or [] if r["refType"] == "CHILD_OF"), None)
                for sid, s in spans.items()}
-    roots = [sid for sid, parent in parents.items() if parent is None]
+    # the trace is the caller's: its first span, the frontend's, is the child of the span it sent
+    roots = [sid for sid, parent in parents.items() if parent not in spans]
     assert [service[r] for r in roots] == ["frontend"], [service[r] for r in roots]
-    assert all(parent in spans for parent in parents.values() if parent), "a span's parent is missing"
+    assert parents[roots[0]] == ordertrace.caller_span(sent)
     # each app's server span is a child of its own sidecar's (the request came in through it)
     for app in APPS - {"frontend"}:  # browsers reach the frontend directly in local mode
         inbound = [sid for sid, name in service.items() if name == app and parents[sid]
@@ -45,7 +47,7 @@ def test_an_orders_trace_has_a_span_from_every_app_and_sidecar_and_one_trace_id(
 
 def test_the_orders_page_links_to_its_trace_and_draws_it(jaeger, http, make_user, make_product):
     user, product = make_user(), make_product(stock=10)
-    placed = http.post(f"{FRONTEND}/api/orders", timeout=15,
+    placed = http.post(f"{FRONTEND}/api/orders", timeout=15, headers=ordertrace.sampled(),
                        json={"user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 1}]})
     order_id = placed.json()["id"]
     eventually("the order's trace", ordertrace.complete(traces.QUERY, order_id, APPS | SIDECARS), timeout=30,

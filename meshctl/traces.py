@@ -29,6 +29,9 @@ QUERY = f"http://127.0.0.1:{QUERY_PORT}"
 OTLP_HTTP = f"http://127.0.0.1:{OTLP_HTTP_PORT}"
 PORTS = (QUERY_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, HEALTH_PORT, 16685, 8888)
 COLLECTOR_CLUSTER = "otel_collector"
+# the share of traces sampled where one starts (an app's or an Envoy's first span): the apps' own
+# setting and default (shopcommon.tracing.RATIO_ENV, DEFAULT_RATIO), read from the same environment
+SAMPLE_RATIO_ENV, DEFAULT_SAMPLE_RATIO = "TRACE_SAMPLE_RATIO", 0.1
 SERVER = Companion("jaeger", BIN, REPO / "meshctl" / "build-jaeger.sh", f"http://127.0.0.1:{HEALTH_PORT}/status",
                    "traces-up")
 ready = SERVER.ready
@@ -38,13 +41,29 @@ def argv() -> list[str]:
     return [str(BIN), "--config", str(CONFIG)]
 
 
-def envoy_config(sidecar: str, host: str = "127.0.0.1", port: int = OTLP_GRPC_PORT) -> dict[str, str]:
-    """A sidecar's proxy config for tracing: every request through its listeners gets a span (sampled
-    always: this is a small shop), exported over OTLP/gRPC to the collector at ``host``:``port``."""
+def sample_ratio() -> float:
+    """``$TRACE_SAMPLE_RATIO``, else the default; a value that is no share of 1 is refused."""
+    text = os.environ.get(SAMPLE_RATIO_ENV, "").strip()
+    try:
+        ratio = float(text) if text else DEFAULT_SAMPLE_RATIO
+    except ValueError:
+        raise ValueError(f"{SAMPLE_RATIO_ENV} must be a number between 0 and 1, not {text!r}") from None
+    if not 0 <= ratio <= 1:
+        raise ValueError(f"{SAMPLE_RATIO_ENV} must be between 0 and 1, not {ratio}")
+    return ratio
+
+
+def envoy_config(sidecar: str, host: str = "127.0.0.1", port: int = OTLP_GRPC_PORT,
+                 ratio: float | None = None) -> dict[str, str]:
+    """A sidecar's proxy config for tracing, exported over OTLP/gRPC to the collector at
+    ``host``:``port``. A request that carries a ``traceparent`` keeps its sampling decision; one
+    that starts its trace at this Envoy (the frontend's, behind an ingress gateway) is sampled at
+    ``ratio`` (``sample_ratio()``), as an app samples the traces it starts."""
+    ratio = sample_ratio() if ratio is None else ratio
     tracing = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
                  ".HttpConnectionManager.Tracing",
-        "random_sampling": {"value": 100},
+        "random_sampling": {"value": round(ratio * 100, 4)},
         "provider": {
             "name": "envoy.tracers.opentelemetry",
             "typed_config": {

@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from shopcommon import APIError
+from shopcommon import APIError, tracing
 from shopcommon.clients import OrdersClient, ProductsClient, UsersClient
 from shopcommon.errors import UNKNOWN_USER
 from shopcommon.contract import NewOrder, NewProduct, format_money, parse
@@ -224,8 +224,11 @@ def order_trace(order_id: int):
         trace_id = traces.order_trace_id(order_id)
         trace = traces.waterfall(trace_id) if trace_id else None
         if trace is None:
-            problem = (f"The trace store has no trace of order {order_id}: it keeps the last traces in "
-                       f"memory, and orders placed before it started have none.")
+            ratio = tracing.sample_ratio()
+            sampled = (f"only {ratio:.0%} of requests are traced (TRACE_SAMPLE_RATIO), and every failed or slow "
+                       f"one, so this order was probably not sampled; " if ratio is not None and ratio < 1 else "")
+            problem = (f"The trace store has no trace of order {order_id}: {sampled}the store keeps the last "
+                       f"traces in memory, and orders placed before it started have none.")
     except traces.Unavailable as exc:
         problem = f"{exc}."
     return render_template("order_trace.html", order_id=order_id, trace=trace, problem=problem)

@@ -109,3 +109,19 @@ def test_an_orders_trace_is_found_by_its_id_and_laid_out_parents_first(served):
 def test_without_a_trace_store_the_order_page_says_why():
     with app_with(JAEGER_QUERY_URL=None).app_context(), pytest.raises(traces.Unavailable, match="No trace store"):
         traces.order_trace_id(42)
+
+
+@pytest.mark.parametrize("ratio, said", [
+    (0.1, "only 10% of requests are traced (TRACE_SAMPLE_RATIO), and every failed or slow one"),
+    (1.0, None), (None, None)])
+def test_an_order_without_a_trace_says_whether_it_was_probably_not_sampled(served, offline, monkeypatch, ratio, said):
+    from frontend import create_app
+    from shopcommon import tracing
+
+    monkeypatch.setattr(tracing, "sample_ratio", lambda: ratio)
+    jaeger = served(lambda path, query: (200, {"data": []}))
+    page = create_app({**offline, "JAEGER_QUERY_URL": jaeger}).test_client().get("/orders/42/trace")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "The trace store has no trace of order 42" in text
+    assert (said in text) if said else ("not sampled" not in text)

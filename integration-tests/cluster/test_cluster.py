@@ -160,7 +160,7 @@ def test_an_order_through_the_ingress_is_one_trace(ingress):
                          json={"name": "Traced", "email": f"t-{uuid.uuid4().hex[:8]}@example.com"}).json()
         product = http.post(f"{ingress}/api/products", timeout=15,
                             json={"name": f"t-{uuid.uuid4().hex[:8]}", "price": "1.00", "stock": 5}).json()
-        placed = http.post(f"{ingress}/api/orders", timeout=15,
+        placed = http.post(f"{ingress}/api/orders", timeout=15, headers=ordertrace.sampled(),
                            json={"user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 1}]})
         assert placed.status_code == 201, placed.text
     everyone = set(MESH) | {s.sidecar_id for s in MESH.values()}

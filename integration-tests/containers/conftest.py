@@ -45,9 +45,9 @@ def api(frontend):
             assert r.status_code == 201, r.text
             return r.json()
 
-        def order(self, user, product, quantity=1):
+        def order(self, user, product, quantity=1, **headers):
             return self.post("/api/orders", {"user_id": user["id"],
-                                             "items": [{"product_id": product["id"], "quantity": quantity}]})
+                                             "items": [{"product_id": product["id"], "quantity": quantity}]}, **headers)
 
         def stock(self, product):
             return self.get(f"/api/products/{product['id']}").json()["stock"]

@@ -55,7 +55,7 @@ def test_orders_placed_show_on_the_orders_to_products_edge(stack, api):
 
 def test_an_order_is_one_trace_through_every_app_and_sidecar(stack, api):
     user, product = api.user(), api.product(stock=5)
-    placed = api.order(user, product)
+    placed = api.order(user, product, **ordertrace.sampled())
     assert placed.status_code == 201, placed.text
     trace = eventually("the order's trace to hold every app and sidecar",
                        ordertrace.complete(JAEGER, placed.json()["id"], EVERYONE), timeout=30)

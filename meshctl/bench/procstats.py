@@ -5,6 +5,7 @@ workers, or an Envoy (``consul connect envoy`` exec's Envoy, so the pid is Envoy
 """
 
 import os
+import resource
 import threading
 from pathlib import Path
 
@@ -129,3 +130,35 @@ class Sampler(Periodic):
                 "hwm_mib": round(self.hwm[name] / 1024, 1),
             }
         return out
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every core of this machine has spent at work since boot (/proc/stat's first line:
+    user, nice, system, irq, softirq, steal), in seconds."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / TICKS_PER_SECOND
+
+
+def children_seconds() -> float:
+    """CPU time of this process's children that have ended (wrk, once each row's run is over)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+class Machine:
+    """The whole machine's CPU over a block, less what this process's children (wrk) spent in it:
+    the mesh, Consul, Prometheus, Jaeger and whatever else runs here."""
+
+    def __enter__(self):
+        self.busy, self.children = machine_busy_seconds(), children_seconds()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wrk_s = children_seconds() - self.children
+        self.total_s = machine_busy_seconds() - self.busy
+
+    def results(self, requests: int) -> dict:
+        shop = max(self.total_s - self.wrk_s, 0.0)
+        return {"cpu_s": round(shop, 2), "wrk_cpu_s": round(self.wrk_s, 2),
+                "cpu_ms_per_request": round(shop * 1000 / requests, 2) if requests else None}

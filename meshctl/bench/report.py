@@ -102,14 +102,18 @@ def _order_lines(result: dict) -> list[str]:
         return f"| {text:>9} " if cluster(result) else ""
 
     lines.append(f"{'conc':>5} | {'orders/s':>8} {'p50':>8} {'p99':>8} | {'units taken':>11}  {'units in orders':>15}  "
-                 f"{'stock':>8} {clients('clients')}| errors")
+                 f"{'stock':>8} {clients('clients')}| {'CPU ms':>6} | errors")
     for row in result["orders"]:
         stock = row.get("stock") or {}
         check = "OK" if stock.get("ok") else "MISMATCH" if "units_taken" in stock else "-"
         failed = f"; stock check failed: {stock['error']}" if "error" in stock else ""
+        machine = (row.get("machine") or {}).get("cpu_ms_per_request")
         lines.append(f"{row['concurrency']:>5} | {_rps(row):>8} {_ms(row, 'p50'):>8} {_ms(row, 'p99'):>8} "
                      f"| {stock.get('units_taken', '-'):>11}  {stock.get('units_in_orders', '-'):>15}  {check:>8} "
-                     f"{clients('+'.join(map(str, row.get('clients', {}).values())) or '-')}| {_errors(row)}{failed}")
+                     f"{clients('+'.join(map(str, row.get('clients', {}).values())) or '-')}"
+                     f"| {'-' if machine is None else f'{machine:.1f}':>6} | {_errors(row)}{failed}")
+    lines.append("CPU ms: the whole machine's CPU time over the row (every process: the mesh, Consul, Prometheus,")
+    lines.append("Jaeger), less wrk's own, per order")
     return lines
 
 

@@ -37,7 +37,7 @@ from typing import Callable
 
 from meshctl import local
 from meshctl.bench import cluster, containers, report, wrk
-from meshctl.bench.procstats import Sampler
+from meshctl.bench.procstats import Machine, Sampler
 from meshctl.bench.shop import SetupError, Shop
 
 GET_CONCURRENCY = (1, 8, 32)
@@ -68,11 +68,13 @@ def measure(label: str, seconds: int, run, sampler) -> dict:
     ContainerSampler); a run that fails is reported, not raised."""
     say(f"{label} ({seconds} s)")
     try:
-        with sampler() as sampling:
+        with sampler() as sampling, Machine() as machine:
             result = run()
     except (wrk.WrkError, OSError, subprocess.SubprocessError) as exc:
         return {"error": str(exc)}
     result["resources"] = sampling.results(result["requests"])
+    # per answer of any status, as the components' figures are
+    result["machine"] = machine.results(result["requests"])
     return result
 
 

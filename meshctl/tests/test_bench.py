@@ -398,3 +398,16 @@ def test_bench_in_the_cluster_says_plainly_when_compose_cannot_read_the_file(mon
     monkeypatch.setattr(cluster, "config", no_docker)
     assert run.main(["--cluster", "--out", str(tmp_path / "bench")]) == 1
     assert "cannot tell where the cluster is from cluster.yml: docker compose: [Errno 2]" in capsys.readouterr().err
+
+
+def test_the_machines_cpu_over_a_row_leaves_out_what_wrk_spent():
+    from meshctl.bench.procstats import Machine
+
+    with Machine() as machine:  # a child that works for about 0.3 s of CPU, as wrk would
+        subprocess.run([sys.executable, "-c", "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"],
+                       check=True)
+    assert machine.wrk_s >= 0.25
+    assert machine.total_s >= machine.wrk_s * 0.9  # the machine counted the child too (ticks are coarse)
+    found = machine.results(requests=10)
+    assert found["wrk_cpu_s"] == round(machine.wrk_s, 2)
+    assert found["cpu_ms_per_request"] == round(max(machine.total_s - machine.wrk_s, 0) * 100, 2)

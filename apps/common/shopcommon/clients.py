@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
 from urllib.parse import urlencode
 
-import requests
 from flask import current_app
 from pydantic import BaseModel, ValidationError
 
@@ -23,7 +22,7 @@ from shopcommon.contract import (NewOrder, NewProduct, NewReservation, NewUser, 
                                  Product, Reservation, User)
 from shopcommon.errors import (INSUFFICIENT_STOCK, RESERVATION_EXPIRED, RESERVATION_RELEASED, UNKNOWN_PRODUCT,
                                UPSTREAM_DENIED, UPSTREAM_UNAVAILABLE, APIError)
-from shopcommon.upstream import Upstream, UpstreamUnavailable
+from shopcommon.upstream import Answer, Upstream, UpstreamUnavailable
 
 __all__ = ["Order", "OrdersClient", "Page", "PricedLine", "Product", "ProductsClient", "Reservation",
            "ReservationLost", "User", "UsersClient"]
@@ -80,7 +79,7 @@ class _Client(Generic[T]):
         data = self._read(self.upstream.call("GET", f"{self.path}?{urlencode(query)}"))
         return Page([self.parse(item) for item in data["items"]], data["total"])
 
-    def _read(self, response: requests.Response) -> dict[str, Any]:
+    def _read(self, response: Answer) -> dict[str, Any]:
         """A read's 200 JSON; a read this client built and the service refused is not the caller's
         to fix, so any refusal is the service being unavailable to it."""
         try:
@@ -95,13 +94,13 @@ class _Client(Generic[T]):
         response = self.upstream.call("POST", self.path, json=body.wire(), headers=headers)
         return self.parse(self._expect(response, 201))
 
-    def _expect(self, response: requests.Response, *statuses: int) -> dict[str, Any]:
+    def _expect(self, response: Answer, *statuses: int) -> dict[str, Any]:
         """The answer's JSON when its status is one of ``statuses``; else the service's error, raised."""
         if response.status_code not in statuses:
             raise self._error(response)
         return response.json()
 
-    def _error(self, response: requests.Response) -> APIError:
+    def _error(self, response: Answer) -> APIError:
         error = response.json().get("error", {})
         status, code, message = response.status_code, error.get("code", "http_error"), error.get("message", "")
         # a failure of the service itself becomes a 503 naming it; one it reports about its own

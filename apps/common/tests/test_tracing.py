@@ -8,6 +8,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.util._once import Once
 from shoptesting import demo_service, serve
@@ -28,6 +29,8 @@ def fresh_process(monkeypatch):
     """Each test starts as a new process would: no provider, ``requests`` not instrumented, the
     global provider unset; whatever it turns on is turned off again after it."""
     monkeypatch.delenv(ENDPOINT_ENV, raising=False)
+    monkeypatch.delenv(tracing.SLOW_ENV, raising=False)
+    monkeypatch.setenv(tracing.RATIO_ENV, "1")  # every trace, unless a test samples
     monkeypatch.setattr(tracing, "_provider", None)
     monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
     monkeypatch.setattr(trace, "_TRACER_PROVIDER_SET_ONCE", Once())
@@ -60,10 +63,17 @@ def finished(exporter: InMemorySpanExporter) -> list:
     return list(exporter.get_finished_spans())
 
 
-def make_app(service: str = "demo", endpoint: str | None = COLLECTOR, upstream: str | None = None) -> Flask:
+def make_app(service: str = "demo", endpoint: str | None = COLLECTOR, upstream: str | None = None,
+             **config) -> Flask:
     """A service without a database that traces to ``endpoint``; ``POST /api/orders`` calls
-    ``upstream``'s ``/echo`` the way services call each other (``Upstream``)."""
-    app = demo_service(service, {ENDPOINT_ENV: endpoint} if endpoint else {})
+    ``upstream``'s ``/echo`` the way services call each other (``Upstream``); ``GET /slow`` takes
+    0.2 s."""
+    app = demo_service(service, ({ENDPOINT_ENV: endpoint} if endpoint else {}) | config)
+
+    @app.get("/slow")
+    def slow():
+        time.sleep(0.2)
+        return {"slept": 0.2}
 
     @app.post("/api/orders")
     def create_order():
@@ -252,3 +262,50 @@ def test_spans_reach_the_collector_as_otlp_protobuf_over_http():
     [span] = [span for scope in resource_spans.scope_spans for span in scope.spans]
     assert span.name == "GET /api/orders/<int:order_id>"
     assert {a.key: a.value.string_value for a in span.attributes}[tracing.REQUEST_ID_ATTRIBUTE] == "r3"
+
+
+def test_a_share_of_the_traces_that_start_here_is_sampled_by_trace_id():
+    sampler = tracing.HeadSampler(0.25)
+    step = (1 << 64) // 1000  # 1,000 trace ids spread evenly over the 64 bits the decision reads
+    decisions = [sampler.should_sample(None, i * step + step // 2, "GET").decision for i in range(1000)]
+    sampled = decisions.count(Decision.RECORD_AND_SAMPLE)
+    assert sampled == 250
+    # never dropped: recorded, so that a failed or slow one can still be kept
+    assert set(decisions) == {Decision.RECORD_AND_SAMPLE, Decision.RECORD_ONLY}
+
+
+@pytest.mark.parametrize("ratio", ["-0.1", "1.5", "often"])
+def test_a_ratio_that_is_no_share_is_refused(exported, ratio):
+    with pytest.raises(ValueError, match=tracing.RATIO_ENV):
+        make_app(TRACE_SAMPLE_RATIO=ratio)
+
+
+def test_unsampled_requests_are_not_exported_but_failed_and_slow_ones_are(exported):
+    client = make_app(TRACE_SAMPLE_RATIO=0, TRACE_SLOW_MS=100).test_client()
+    assert client.get("/api/orders/1").status_code == 200
+    assert client.get("/boom").status_code == 500
+    assert client.get("/slow").status_code == 200
+    spans = finished(exported)
+    assert sorted(span.name for span in spans) == ["GET /boom", "GET /slow"]
+    assert all(span.context.trace_flags.sampled for span in spans)
+    assert tracing.sample_ratio() == 0
+
+
+def test_a_kept_trace_keeps_its_client_spans_too(exported):
+    with serve(echo_app()) as upstream:
+        app = make_app(upstream=upstream, TRACE_SAMPLE_RATIO=0, TRACE_SLOW_MS=0)  # 0 ms: every one is slow
+        assert app.test_client().post("/api/orders").status_code == 201
+    spans = finished(exported)
+    assert sorted(span.kind.name for span in spans) == ["CLIENT", "SERVER"]
+    assert len({span.context.trace_id for span in spans}) == 1
+
+
+def test_the_callers_decision_is_kept_both_ways(exported):
+    with serve(echo_app()) as upstream:
+        never = make_app(upstream=upstream, TRACE_SAMPLE_RATIO=0).test_client()
+        answer = never.post("/api/orders", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"})
+        assert answer.json["echoed"]["traceparent"].endswith("-01")  # sampled: passed on as sampled
+        not_sampled = f"00-{'1' * 32}-{PARENT_ID}-00"
+        answer = never.post("/api/orders", headers={"traceparent": not_sampled})
+        assert answer.json["echoed"]["traceparent"].endswith("-00")
+    assert {trace.format_trace_id(span.context.trace_id) for span in finished(exported)} == {TRACE_ID}
