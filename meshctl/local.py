@@ -199,7 +199,10 @@ def register_services(mesh: dict[str, Service], management: consul_api.Consul, e
         # the definition as it is, plus where its Envoy sends its spans
         definition = RUN_DIR / "registrations" / service.file.name
         definition.parent.mkdir(parents=True, exist_ok=True)
-        tracing = traces.envoy_config(service.sidecar_id) if TRACING else {}
+        try:
+            tracing = traces.envoy_config(service.sidecar_id) if TRACING else {}
+        except ValueError as err:  # TRACE_SAMPLE_RATIO that is no share of 1
+            raise Failure(str(err)) from None
         definition.write_text(json.dumps(service.with_proxy_config(tracing), indent=2))
         result = subprocess.run([str(CONSUL_BIN), "services", "register", "-token-file",
                                  str(token_file(service.name)), str(definition)],
