@@ -51,9 +51,37 @@ def three_voters(server: str, token: str) -> bool:
             and [r[3] for r in rows].count("leader") == 1)
 
 
+def raft_state(token: str) -> str:
+    """What each server says of the raft peers, and the last lines of its log: what a wait for the
+    voters prints when it times out."""
+    said = []
+    for server in SERVERS:
+        listed = consul(server, token, "operator", "raft", "list-peers", "-stale")
+        tail = docker("logs", "--tail", "25", container(server))
+        logs = tail.stdout + tail.stderr
+        said.append(f"--- {server}: list-peers -stale (exit {listed.returncode}):\n{listed.stdout}{listed.stderr}"
+                    f"--- {server}: the last lines of its log:\n{logs[-4000:]}")
+    return "\n".join(said)
+
+
 def config_entries(consul_get) -> dict[str, list]:
-    """Every config entry of the kinds consul-config writes, as the servers hold them."""
-    return {kind: sorted(consul_get(f"/v1/config/{kind}"), key=lambda e: e.get("Name", "")) for kind in KINDS}
+    """Every config entry of the kinds consul-config writes, as the servers hold them.
+
+    An upstream's mesh gateway mode left empty reads as the one proxy-defaults sets: Consul 1.16
+    serves a service-defaults entry that a restarted server rebuilt from raft with its upstreams'
+    ``MeshGateway`` filled in from proxy-defaults (``{"Mode": "local"}``), where a server that never
+    stopped serves the same entry, at the same ModifyIndex, with ``{}``: the same setting, and not
+    a change (seen running this test alone, 2026-12-04; in the whole suite an earlier test has
+    already restarted a server)."""
+    found = {kind: sorted(consul_get(f"/v1/config/{kind}"), key=lambda e: e.get("Name", "")) for kind in KINDS}
+    proxy = next((e for e in found.get("proxy-defaults", []) if e.get("Name") == "global"), {})
+    inherited = proxy.get("MeshGateway") or {}
+    for entry in found.get("service-defaults", []):
+        upstreams = entry.get("UpstreamConfig") or {}
+        for upstream in [upstreams.get("Defaults") or {}, *(upstreams.get("Overrides") or [])]:
+            if upstream and not (upstream.get("MeshGateway") or {}).get("Mode"):
+                upstream["MeshGateway"] = inherited
+    return found
 
 
 def under_load(seconds: float):
@@ -144,11 +172,13 @@ def test_with_two_servers_stopped_the_data_plane_serves_and_the_cluster_recovers
     started = time.monotonic()
     back = eventually("a leader again", lambda: leader(survivor, token), timeout=60, interval=0.2)
     elected = time.monotonic() - started
-    eventually("three voters again", lambda: three_voters(survivor, token), timeout=60, interval=0.5)
+    eventually("three voters again", lambda: three_voters(survivor, token), timeout=60, interval=0.5,
+               tails=lambda: raft_state(token))
     print(f"cluster servers started again: {back} leads after {elected:.1f}s, "
           f"three voters after {time.monotonic() - started:.1f}s")
     after = eventually("the published server to answer", lambda: config_entries(consul_get), timeout=30, interval=1)
-    assert after == before
+    changed = {kind: {"before": before[kind], "after": after[kind]} for kind in KINDS if after[kind] != before[kind]}
+    assert not changed, json.dumps(changed, indent=1)[:6000]
     print(f"cluster config entries intact: {sum(map(len, after.values()))} of kinds {', '.join(KINDS)}")
     report(f"two servers stopped ({outage:.0f}s)", shop, result)
     settled()
