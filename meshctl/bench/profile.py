@@ -11,8 +11,9 @@ under ``volumes/bench/profile-<timestamp>/``:
 - ``<service>.txt``: the samples as collapsed stacks (``frame;frame;… count``, py-spy's raw format);
 - ``<service>.svg``: a flame graph of them (``flamegraph``: each frame as wide as its samples);
 - ``summary.json``: per service, the busy samples, the top frames by their own samples (``self``)
-  and by the samples they are under (``total``), and the share of the busy samples under each
-  library (SQLAlchemy, requests and urllib3, OpenTelemetry, Flask and Werkzeug, pydantic …).
+  and by the samples they are under (``total``), and each library's share of the busy samples,
+  a sample counted for the innermost library on its stack (SQLAlchemy, requests and urllib3,
+  OpenTelemetry, Flask and Werkzeug, pydantic …).
 
 and prints the same as a table, with the row's orders/s and each app's CPU per order (``procstats``).
 """
@@ -86,7 +87,8 @@ def _short(frame: str) -> str:
 
 
 def summarise(stacks: Counter) -> dict:
-    """Busy samples, the top frames by self and total samples, and each library's share."""
+    """Busy samples, the top frames by self and total samples, and each library's share (each sample
+    counted for the innermost of its frames that belongs to one)."""
     busy = sum(stacks.values())
     own, under, libraries = Counter(), Counter(), Counter()
     for stack, n in stacks.items():
@@ -94,8 +96,9 @@ def summarise(stacks: Counter) -> dict:
         own[_short(frames[-1])] += n
         for frame in {_short(f) for f in frames}:
             under[frame] += n
-        for name in {library(f) for f in frames} - {None}:
-            libraries[name] += n
+        # the sample's library: its innermost frame that is one of LIBRARIES' (a library that wraps
+        # every request, gunicorn's or OpenTelemetry's middleware, would be under them all)
+        libraries[next((name for name in map(library, reversed(frames)) if name), "other")] += n
     share = (lambda n: round(100 * n / busy, 1)) if busy else (lambda n: 0.0)
     return {
         "busy_samples": busy,
@@ -119,7 +122,7 @@ def table(summary: dict) -> str:
              "CPU ms per order: " + ", ".join(f"{name} {ms}" for name, ms in summary["cpu_ms_per_order"].items())]
     for service, found in summary["services"].items():
         libraries = ", ".join(f"{name} {pct}%" for name, pct in found["libraries"].items())
-        lines += ["", f"{service}: {found['busy_samples']} busy samples; under each library: {libraries}",
+        lines += ["", f"{service}: {found['busy_samples']} busy samples; by the innermost library: {libraries}",
                   "  top frames by their own samples:"]
         lines += [f"    {pct:5.1f}%  {frame}" for frame, _, pct in found["self"]]
     return "\n".join(lines)

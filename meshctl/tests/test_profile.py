@@ -28,8 +28,8 @@ def test_the_summary_ranks_frames_by_own_and_inclusive_samples_and_shares_librar
     # the view is under every sample, so it says nothing: only frames under fewer than all are listed
     assert ("create_order (orders/orders/api.py)", 50, 100.0) not in found["total"]
     assert ("send (requests/adapters.py)", 10, 20.0) in found["total"]
-    # requests and urllib3 are one library: a stack under both counts once
-    assert found["libraries"] == {"shop": 100.0, "gunicorn": 100.0, "sqlalchemy": 60.0, "requests+urllib3": 20.0}
+    # each sample counts for its innermost library, not for the ones wrapping it (gunicorn, the view)
+    assert found["libraries"] == {"sqlalchemy": 60.0, "requests+urllib3": 20.0, "shop": 20.0}
 
 
 def test_the_flame_graph_draws_every_frame_as_wide_as_its_samples(tmp_path):
