@@ -62,7 +62,7 @@ def test_orders_placed_show_on_the_orders_to_products_edge_and_in_the_apps(prome
         answer = http.post(f"{FRONTEND}/api/orders", timeout=15,
                            json={"user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 1}]})
         assert answer.status_code == 201, answer.text
-    # each order is at least a reservation and its confirmation from orders to products
+    # each order is one call from orders to products (the sale), or more when one is retried
     eventually(f"orders -> products to count {orders} more requests", risen(ORDERS_TO_PRODUCTS, edge, orders),
                timeout=30)
     eventually(f"orders to count {orders} more orders placed", risen(placed_query, placed, orders), timeout=30)

@@ -113,6 +113,6 @@ def create_order(header: IdempotencyHeader, body: NewOrder):
     """Place an order.
 
     409 `insufficient_stock` or `request_in_progress`; 422 `unknown_user`, `unknown_product` or
-    `idempotency_key_reused`; 503 when a service cannot answer, or `order_expired`.
+    `idempotency_key_reused`; 503 when a service cannot answer.
     """
     return forward("orders")

@@ -59,7 +59,7 @@ class Shop:
         """Units taken from stock against units in confirmed orders, once the orders still in flight
         when wrk stopped have landed.
 
-        While an order is in flight its stock is reserved before the order is saved, so the two
+        While an order is in flight its stock is sold before the order is confirmed, so the two
         differ for a moment; a difference that stays for ``settle`` seconds is a real mismatch.
         """
         deadline = time.monotonic() + settle

@@ -20,12 +20,12 @@ from pydantic import BaseModel, ValidationError
 
 from shopcommon.contract import (NewOrder, NewProduct, NewReservation, NewUser, Order, OrderLine, PricedLine,
                                  Product, Reservation, User)
-from shopcommon.errors import (INSUFFICIENT_STOCK, RESERVATION_EXPIRED, RESERVATION_RELEASED, UNKNOWN_PRODUCT,
-                               UPSTREAM_DENIED, UPSTREAM_UNAVAILABLE, APIError)
+from shopcommon.errors import (INSUFFICIENT_STOCK, RESERVATION_CONFIRMED, RESERVATION_EXPIRED, RESERVATION_RELEASED,
+                               UNKNOWN_PRODUCT, UPSTREAM_DENIED, UPSTREAM_UNAVAILABLE, APIError)
 from shopcommon.upstream import Answer, Upstream, UpstreamUnavailable
 
 __all__ = ["Order", "OrdersClient", "Page", "PricedLine", "Product", "ProductsClient", "Reservation",
-           "ReservationLost", "User", "UsersClient"]
+           "ReservationLost", "ReservationSold", "User", "UsersClient"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -132,15 +132,16 @@ class ProductsClient(_Client[Product]):
     def create(self, name: str, price_cents: int, stock: int) -> Product:
         return self._create(NewProduct.model_construct(name=name, price_cents=price_cents, stock=stock))
 
-    def reserve(self, reservation_id: str, lines: Sequence[OrderLine]) -> Reservation:
-        """Hold every line's stock, all or nothing, at today's prices; repeating it holds no more.
+    def reserve(self, reservation_id: str, lines: Sequence[OrderLine], sell: bool = False) -> Reservation:
+        """Hold every line's stock, all or nothing, at today's prices; with ``sell``, sell it at once
+        (the reservation comes back confirmed). Repeating it takes no more.
 
         Products' refusals pass on as they are: 409 ``insufficient_stock`` and 422 ``unknown_product``,
         each bad line named in the fields. After those, and after the mesh's denial (503
         ``upstream_denied``), products certainly holds nothing. After an ``UpstreamUnavailable`` it is
         unknown whether it does: the caller releases the reservation to be sure.
         """
-        body = NewReservation.model_construct(lines=_lines(lines)).wire()
+        body = NewReservation.model_construct(lines=_lines(lines), sell=sell).wire()
         response = self.upstream.call("PUT", f"/products/reservations/{reservation_id}", json=body)
         if response.status_code in (200, 201):
             return self.parse(response.json(), Reservation)
@@ -152,9 +153,25 @@ class ProductsClient(_Client[Product]):
         raise UpstreamUnavailable(self.upstream.name, f"products refused the reservation (HTTP {error.status})",
                                   error.message)
 
+    def reservation(self, reservation_id: str) -> Reservation | None:
+        """The reservation as products holds it (held or sold); None when it holds nothing: never
+        made, released or expired."""
+        response = self.upstream.call("GET", f"/products/reservations/{reservation_id}")
+        if response.status_code in (404, 410):
+            return None
+        return self.parse(self._read(response), Reservation)
+
     def release(self, reservation_id: str) -> None:
-        """Give the reserved stock back; harmless when repeated or when nothing was reserved."""
-        self._expect(self.upstream.call("DELETE", f"/products/reservations/{reservation_id}"), 200)
+        """Give the reserved stock back; harmless when repeated or when nothing was reserved (a
+        reservation made after it then fails). ``ReservationSold`` when it is confirmed: its stock
+        stays sold."""
+        response = self.upstream.call("DELETE", f"/products/reservations/{reservation_id}")
+        if response.status_code == 200:
+            return
+        error = self._error(response)
+        if error.code == RESERVATION_CONFIRMED:
+            raise ReservationSold(error.status, error.code, error.message, error.fields)
+        raise error
 
     def confirm(self, reservation_id: str) -> None:
         """Sell the held stock (its order is saved); harmless when repeated.
@@ -177,6 +194,10 @@ class ProductsClient(_Client[Product]):
 
 class ReservationLost(APIError):
     """The reservation no longer holds its stock (expired or released): its order cannot be placed."""
+
+
+class ReservationSold(APIError):
+    """The reservation was confirmed: its stock is sold, and only its order can stand for it."""
 
 
 class OrdersClient(_Client[Order]):

@@ -264,6 +264,8 @@ class NewOrder(Model):
 
 class NewReservation(Model):
     lines: OrderLines = Field(alias="items")
+    sell: bool = Field(False, description="true: sell the stock at once, the reservation confirmed as it is made "
+                                          "(orders, which saved its order first); false: hold it until confirmed")
 
 
 # --- answers ------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ INSUFFICIENT_STOCK = "insufficient_stock"
 # a reservation that holds no stock any more: given back by its caller, or expired unconfirmed
 RESERVATION_RELEASED = "reservation_released"
 RESERVATION_EXPIRED = "reservation_expired"
+RESERVATION_CONFIRMED = "reservation_confirmed"
 UPSTREAM_UNAVAILABLE = "upstream_unavailable"
 UPSTREAM_DENIED = "upstream_denied"
 

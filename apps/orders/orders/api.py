@@ -1,11 +1,11 @@
 """``/api/orders``: list, read, and place orders.
 
-Placing an order: check the user through users, reserve every item's stock in products in one
-atomic call (held for a while), save the order as pending with each item's unit-price snapshot,
-then confirm the reservation in products (the stock is sold) and the order with it. If saving
-fails, the reservation is released; if the process dies anywhere in between, the reservation
-expires in products by itself and ``recover_pending`` settles the pending order (confirmed if
-products confirms, dropped if its reservation is gone), so stock taken always equals stock in
+Placing an order: check the user through users, save the order as pending (its reservation id
+chosen here), then sell every item's stock in products in one atomic call (a reservation made
+confirmed, each line priced), then confirm the order at those prices. The pending order is written
+before anything is taken, so whatever dies in between leaves a record here: ``recover_pending``
+settles each one left behind by asking products (releasing its reservation, which also makes a late
+sale fail): sold, the order is confirmed; not, it is dropped. So stock taken always equals stock in
 confirmed orders. An ``Idempotency-Key`` makes a retried POST replay the first result.
 """
 
@@ -20,10 +20,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from orders.models import IdempotencyKey, Order
+from orders.models import IdempotencyKey, Order, OrderItem
 from shopcommon import APIError, db, tracing
 from shopcommon.api import BODY_REFUSALS, QUERY_REFUSALS, APIBlueprint, Tag, refused
-from shopcommon.clients import ProductsClient, Reservation, ReservationLost, UsersClient
+from shopcommon.clients import ProductsClient, Reservation, ReservationSold, UsersClient
 from shopcommon.contract import (IDEMPOTENCY_HEADER, IdempotencyHeader, NewOrder, OrderLine, OrderPage, OrderPath,
                                  OrderQuery)
 from shopcommon.contract import Order as OrderAnswer
@@ -62,9 +62,9 @@ def list_orders(query: OrderQuery):
 def create_order(header: IdempotencyHeader, body: NewOrder):
     """Place an order.
 
-    Check the user, reserve the stock, save the order as pending, confirm it. 409
+    Check the user, save the order as pending, sell its stock, confirm it. 409
     `insufficient_stock` or `request_in_progress`; 422 `unknown_user`, `unknown_product` or
-    `idempotency_key_reused`; 503 when users or products cannot answer, or `order_expired`.
+    `idempotency_key_reused`; 503 when users or products cannot answer.
     """
     user_id, lines, key = body.user_id, body.lines, header.key
     if key:
@@ -74,14 +74,13 @@ def create_order(header: IdempotencyHeader, body: NewOrder):
     # _claim has committed: no transaction (no SQLite write lock) waits on users and products
     try:
         _check_user(user_id)
-        reservation = _reserve(uuid.uuid4().hex, lines)
-        order = _save(user_id, reservation, key)
-        tracing.tag("shop.order_id", order.id)  # how the order's page finds its trace
+        order = _save_pending(user_id, uuid.uuid4().hex, key)
     except Exception:
         if key:
             _unclaim(key)
         raise
-    order = _confirm(order.id, order.reservation_id)
+    tracing.tag("shop.order_id", order.id)  # how the order's page finds its trace
+    order = _sell(order, lines)
     return order.to_dict(), 201, {"Location": url_for("orders.get_order", order_id=order.id)}
 
 
@@ -127,58 +126,88 @@ def _check_user(user_id: int) -> None:
         raise APIError(422, UNKNOWN_USER, f"user {user_id} does not exist", {"user_id": "no such user"})
 
 
-def _reserve(reservation_id: str, lines: list[OrderLine]) -> Reservation:
-    """Hold the stock of every line in products; if that fails, leave none of it held."""
+def _save_pending(user_id: int, reservation_id: str, key: str | None) -> Order:
+    """Store the order, pending, with no items yet, and bind its key to it, in one transaction: the
+    record that lets ``recover_pending`` settle it whatever happens next."""
     try:
-        return ProductsClient.current().reserve(reservation_id, lines)
-    except UpstreamUnavailable:
-        # a timeout or a broken connection leaves it unknown whether products reserved; releasing is
-        # harmless if it did not, and makes a reservation still on its way fail. A definite refusal
-        # (short stock, unknown product, the mesh's denial) leaves nothing held to release.
-        _release(reservation_id)
-        raise
-
-
-def _save(user_id: int, reservation: Reservation, key: str | None) -> Order:
-    """Store the order, pending, and bind its key to it, in one transaction; give the stock back if
-    that fails."""
-    try:
-        order = Order.from_lines(user_id, reservation.id, reservation.lines)
-        order.status = "pending"
+        order = Order(user_id=user_id, reservation_id=reservation_id, status="pending", total_cents=0, items=[])
         db.session.add(order)
         if key:
             db.session.get_one(IdempotencyKey, key).order = order
         db.session.commit()
     except Exception:
         db.session.rollback()
-        _release(reservation.id)
         raise
     return order
 
 
-def _confirm(order_id: int, reservation_id: str) -> Order:
-    """Sell the order's held stock in products, then confirm the order; the confirmed order.
+def _sell(order: Order, lines: list[OrderLine]) -> Order:
+    """Sell the pending order's stock in products, then confirm the order at the prices sold.
 
-    A reservation that expired meanwhile takes the order with it (its stock is back in products):
-    the caller is told to place it again. When products cannot be asked, the order stays pending
-    and ``recover_pending`` settles it; a retry with the same key hears it is in progress.
+    A refusal (short stock, an unknown product, the mesh's denial) leaves nothing sold: the order is
+    dropped and the refusal passed on. When the answer is lost (a timeout, a broken connection), what
+    products did is found out at once: settled, the order is placed or dropped; when products cannot
+    be asked at all, the order stays pending for ``recover_pending`` and the caller hears 503.
     """
     try:
-        ProductsClient.current().confirm(reservation_id)
-    except ReservationLost as err:
-        _drop(order_id)
-        raise APIError(503, "order_expired", "the order took too long and its stock was given back; "
-                       "place it again", {"reservation": err.message}) from None
-    db.session.execute(update(Order).where(Order.id == order_id, Order.status == "pending")
-                       .values(status="confirmed"))
+        reservation = ProductsClient.current().reserve(order.reservation_id, lines, sell=True)
+    except UpstreamUnavailable:
+        try:
+            placed = _settle(order.id, order.reservation_id)
+        except APIError:
+            placed = None  # products cannot be asked: the order stays pending
+        if placed is None:
+            raise
+        return placed
+    except APIError:
+        _drop(order.id)
+        raise
+    return _confirm(order.id, reservation)
+
+
+def _settle(order_id: int, reservation_id: str) -> Order | None:
+    """What became of a pending order's sale, asked of products: sold, the order confirmed (returned);
+    not, its reservation released, so a sale still on its way fails, and the order dropped (None).
+    Raises ``APIError`` when products cannot be asked."""
+    products = ProductsClient.current()
+    try:
+        products.release(reservation_id)
+    except ReservationSold:
+        reservation = products.reservation(reservation_id)
+        if reservation is None:
+            raise UpstreamUnavailable("products", f"reservation {reservation_id} was sold, then not found") from None
+        return _confirm(order_id, reservation)
+    _drop(order_id)
+    return None
+
+
+def _confirm(order_id: int, reservation: Reservation) -> Order:
+    """Confirm the pending order with the items and prices its stock was sold at, in one transaction;
+    the confirmed order. Confirming twice (the request and ``recover_pending`` both at it) changes
+    nothing the second time. A reservation still only held (by an older orders) is confirmed first."""
+    if reservation.status == "reserved":
+        ProductsClient.current().confirm(reservation.id)
+    items = [OrderItem(order_id=order_id, product_id=line.product_id, quantity=line.quantity,
+                       unit_price_cents=line.unit_price_cents) for line in reservation.lines]
+    total = sum(line.quantity * line.unit_price_cents for line in reservation.lines)
+    confirmed = db.session.execute(update(Order).where(Order.id == order_id, Order.status == "pending")
+                                   .values(status="confirmed", total_cents=total)).rowcount
+    if confirmed:
+        db.session.add_all(items)
     db.session.commit()
     order = db.session.get_one(Order, order_id)  # the request's own object, when it has one
-    set_committed_value(order, "status", "confirmed")
+    if confirmed:
+        set_committed_value(order, "status", "confirmed")
+        set_committed_value(order, "total_cents", total)
+        set_committed_value(order, "items", items)
+    else:
+        db.session.refresh(order)
     return order
 
 
 def _drop(order_id: int) -> None:
-    """Delete a pending order whose stock is gone, and free its key for a retry."""
+    """Delete a pending order whose stock was never sold, and free its key for a retry."""
+    db.session.rollback()  # whatever the failure left open
     db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.order_id == order_id))
     order = db.session.scalar(select(Order).where(Order.id == order_id, Order.status == "pending"))
     if order is not None:
@@ -188,8 +217,8 @@ def _drop(order_id: int) -> None:
 
 def recover_pending() -> int:
     """Settle the orders left pending longer than ``PENDING_GRACE_SECONDS`` (their request died, or
-    products could not be asked): confirm each in products, or drop it when its reservation is gone.
-    Run in the background by every worker; how many were settled."""
+    products could not be asked): each confirmed if products sold its stock, else dropped. Run in
+    the background by every worker; how many were settled."""
     grace = timedelta(seconds=float(current_app.config.get("PENDING_GRACE_SECONDS", 10)))
     before = datetime.now(timezone.utc) - grace
     pending = db.session.execute(select(Order.id, Order.reservation_id, Order.created_at)
@@ -200,21 +229,13 @@ def recover_pending() -> int:
         if (created if created.tzinfo else created.replace(tzinfo=timezone.utc)) > before:
             continue  # its request is probably still at it
         try:
-            _confirm(order_id, reservation_id)
+            placed = _settle(order_id, reservation_id)
+        except APIError:
+            continue  # products cannot be asked now: next round
+        if placed is not None:
             log.info("pending order confirmed", extra={"fields": {"order_id": order_id}})
-        except APIError as err:
-            if err.code != "order_expired":
-                continue  # products cannot be asked now: next round
-            log.warning("pending order dropped: its reservation expired",
+        else:
+            log.warning("pending order dropped: its stock was never sold",
                         extra={"fields": {"order_id": order_id, "reservation_id": reservation_id}})
         settled += 1
     return settled
-
-
-def _release(reservation_id: str) -> None:
-    """Give back the stock; a failure here is logged, never hides the original error."""
-    try:
-        ProductsClient.current().release(reservation_id)
-    except APIError as err:
-        log.error("could not release reservation; its stock stays held",
-                  extra={"fields": {"reservation_id": reservation_id, "reason": err.message}})

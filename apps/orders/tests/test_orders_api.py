@@ -147,7 +147,7 @@ def test_retry_while_the_first_is_in_flight_is_409(app, shop, products_app):
         thread.start()
         assert late.acted.wait(timeout=10)
         retry = post()
-        assert shop.keys_stored() == {"slow": None}  # claimed, not yet bound to an order
+        assert shop.keys_stored() == {"slow": 1}  # claimed, bound to its order, still pending
         thread.join(timeout=30)
         replay = post()
     assert retry.status_code == 409 and retry.json()["error"]["code"] == "request_in_progress"
@@ -157,29 +157,62 @@ def test_retry_while_the_first_is_in_flight_is_409(app, shop, products_app):
     assert shop.stock(pid) == 4 and shop.keys_stored() == {"slow": first[0].json()["id"]}
 
 
-def test_reservation_whose_answer_is_lost_is_released(monkeypatch, make_orders, upstreams, shop, products_app):
-    """A timeout leaves it unknown whether products reserved: orders releases, and the stock returns."""
-    uid, pid = shop.user(), shop.product(stock=5)
+def test_a_sale_whose_answer_is_lost_is_found_and_the_order_placed(monkeypatch, make_orders, upstreams, shop,
+                                                                  products_app):
+    """A timeout leaves it unknown whether products sold: orders asks (its release is refused, the
+    stock is sold), and places the order at the prices sold."""
+    uid, pid = shop.user(), shop.product(price="2.50", stock=5)
     monkeypatch.setenv("UPSTREAM_TIMEOUT", "0.3")
     app = make_orders(upstreams["USERS_URL"], upstreams["PRODUCTS_URL"])
     late = LateAnswers(products_app, delay=1.5)
     response = order(app.test_client(), uid, [{"product_id": pid, "quantity": 2}], **{KEY: "lost"})
     assert late.acted.is_set()
-    assert response.status_code == 503
-    assert response.get_json()["error"]["code"] == "upstream_unavailable"
-    assert response.get_json()["error"]["fields"]["upstream"] == "products"
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["total"] == "5.00" and response.get_json()["status"] == "confirmed"
+    assert shop.stock(pid) == 3 and shop.reservations() == ["confirmed"]
+    assert shop.keys_stored() == {"lost": response.get_json()["id"]}
+
+
+def test_a_sale_that_failed_without_an_answer_leaves_nothing(make_orders, upstreams, shop, products_app):
+    """products fails the sale (a 500, nothing done): orders releases, which leaves a marker that
+    makes any late sale fail, and drops the order."""
+    uid, pid = shop.user(), shop.product(stock=5)
+    inner = products_app.wsgi_app
+
+    def failing(environ, start_response):
+        if environ["REQUEST_METHOD"] == "PUT":
+            start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "application/json")])
+            return [b'{"error": {"code": "internal_error", "message": "test", "fields": {}}}']
+        return inner(environ, start_response)
+    products_app.wsgi_app = failing
+    app = make_orders(upstreams["USERS_URL"], upstreams["PRODUCTS_URL"])
+    response = order(app.test_client(), uid, [{"product_id": pid, "quantity": 2}], **{KEY: "failed"})
+    assert response.status_code == 503 and response.get_json()["error"]["fields"]["upstream"] == "products"
     assert shop.stock(pid) == 5 and shop.reservations() == ["released"]
     assert shop.orders_stored() == 0 and shop.keys_stored() == {}
 
 
-def test_order_that_cannot_be_saved_gives_its_stock_back(app, client, shop):
-    uid, pid = shop.user(), shop.product(stock=5)
+def test_an_order_whose_confirmation_cannot_be_saved_is_confirmed_by_recovery(app, client, shop):
+    """The orders database fails after the sale: the order stays pending (unseen, its key in
+    progress) until recover_pending confirms it at the prices sold."""
+    from orders.api import recover_pending
+
+    uid, pid = shop.user(), shop.product(price="3.00", stock=5)
     with app.app_context():
-        OrderItem.__table__.drop(db.engine)  # the orders database fails after the reservation
+        OrderItem.__table__.drop(db.engine)  # the orders database fails after the sale
     response = order(client, uid, [{"product_id": pid, "quantity": 2}], **{KEY: "unsaved"})
     assert response.status_code == 500
-    assert shop.stock(pid) == 5 and shop.reservations() == ["released"]
-    assert shop.orders_stored() == 0 and shop.keys_stored() == {}
+    assert shop.stock(pid) == 3 and shop.reservations() == ["confirmed"]
+    assert client.get("/api/orders").get_json()["total"] == 0
+    assert order(client, uid, [{"product_id": pid, "quantity": 2}], **{KEY: "unsaved"}).status_code == 409
+    app.config["PENDING_GRACE_SECONDS"] = 0
+    with app.app_context():
+        OrderItem.__table__.create(db.engine)  # the database works again
+        assert recover_pending() == 1
+    listed = client.get("/api/orders").get_json()
+    assert listed["total"] == 1 and listed["items"][0]["total"] == "6.00"
+    assert listed["items"][0]["items"] == [{"product_id": pid, "quantity": 2, "unit_price": "3.00"}]
+    assert shop.stock(pid) == 3
 
 
 def test_concurrent_retries_with_one_key_make_one_order(app, shop):
@@ -204,7 +237,9 @@ def test_products_down_is_fast_503_naming_it(make_orders, upstreams, shop, close
     assert error["code"] == "upstream_unavailable"
     assert error["fields"]["upstream"] == "products"
     assert "products" in error["message"]
-    assert shop.orders_stored() == 0 and shop.keys_stored() == {}
+    # whether products sold cannot be known: the order waits, pending and unseen, for recover_pending
+    assert app.test_client().get("/api/orders").get_json()["total"] == 0
+    assert list(shop.keys_stored()) == ["k-down"] and shop.orders_stored() == 1
 
 
 def test_request_id_reaches_users_and_products(client, shop, users_app, products_app):
@@ -218,7 +253,7 @@ def test_request_id_reaches_users_and_products(client, shop, users_app, products
         app.wsgi_app = recording
     response = order(client, uid, [{"product_id": pid, "quantity": 1}], **{"X-Request-Id": "rid-42"})
     assert response.status_code == 201
-    assert seen == [("GET", "rid-42"), ("PUT", "rid-42"), ("PUT", "rid-42")]  # user, reserve, confirm
+    assert seen == [("GET", "rid-42"), ("PUT", "rid-42")]  # the user, the sale
 
 
 def test_users_down_is_503_naming_it(make_orders, products_app, closed_port_url):
@@ -298,77 +333,98 @@ def test_absurd_quantity_is_400(client, shop, quantity):
     assert "items[0].quantity" in response.get_json()["error"]["fields"]
 
 
-# --- pending until products confirms: nothing lost when a process dies in between -----------------
+# --- pending until products has sold: nothing lost when a process dies in between -----------------
 
-def test_an_order_whose_hold_expired_is_not_placed_and_its_stock_is_back(client, shop, products_app):
+def test_a_sold_reservation_never_expires(app, client, shop, products_app):
+    from products.reservations import expire_due
+
     uid, pid = shop.user(), shop.product(stock=5)
-    products_app.config["RESERVATION_HOLD_SECONDS"] = 0  # expired the moment it is made
+    products_app.config["RESERVATION_HOLD_SECONDS"] = 0  # a held reservation would expire at once
     response = order(client, uid, [{"product_id": pid, "quantity": 2}])
-    assert response.status_code == 503 and response.get_json()["error"]["code"] == "order_expired"
-    assert shop.orders_stored() == 0 and shop.stock(pid) == 5 and shop.reservations() == ["expired"]
+    assert response.status_code == 201 and response.get_json()["status"] == "confirmed"
+    with products_app.app_context():
+        assert expire_due() == 0
+    assert shop.stock(pid) == 3 and shop.reservations() == ["confirmed"]
 
 
 @pytest.fixture
-def confirmation_lost(monkeypatch):
-    """Products cannot be asked to confirm (its answer lost), until the test lets it."""
+def products_unreachable(monkeypatch):
+    """``cut(sold)``: orders loses products during the sale, after products sold (``sold``) or before
+    the call reached it, and cannot ask it anything after; ``back()``: products answers again."""
     from shopcommon.clients import ProductsClient
     from shopcommon.upstream import UpstreamUnavailable
 
-    real = ProductsClient.confirm
+    real_reserve, real_release = ProductsClient.reserve, ProductsClient.release
 
-    def lost(self, reservation_id):
+    def lost(*_args, **_kwargs):
         raise UpstreamUnavailable("products", "products did not answer (test)")
-    monkeypatch.setattr(ProductsClient, "confirm", lost)
-    return lambda: monkeypatch.setattr(ProductsClient, "confirm", real)
+
+    def cut(sold: bool):
+        def reserve(self, *args, **kwargs):
+            if sold:
+                real_reserve(self, *args, **kwargs)
+            lost()
+        monkeypatch.setattr(ProductsClient, "reserve", reserve)
+        monkeypatch.setattr(ProductsClient, "release", lost)
+
+    def back():
+        monkeypatch.setattr(ProductsClient, "reserve", real_reserve)
+        monkeypatch.setattr(ProductsClient, "release", real_release)
+    return cut, back
 
 
-def test_a_pending_order_is_invisible_until_recovery_confirms_it(app, client, shop, confirmation_lost):
+def test_a_pending_order_is_invisible_until_recovery_confirms_it(app, client, shop, products_unreachable):
     from orders.api import recover_pending
 
-    uid, pid = shop.user(), shop.product(stock=5)
+    cut, back = products_unreachable
+    uid, pid = shop.user(), shop.product(price="1.25", stock=5)
+    cut(sold=True)
     response = order(client, uid, [{"product_id": pid, "quantity": 2}], **{KEY: "k-pending"})
     assert response.status_code == 503
     assert client.get("/api/orders").get_json()["total"] == 0 and shop.stock(pid) == 3
     retry = order(client, uid, [{"product_id": pid, "quantity": 2}], **{KEY: "k-pending"})
     assert retry.status_code == 409 and retry.get_json()["error"]["code"] == "request_in_progress"
-    confirmation_lost()  # products answers again
+    back()
     app.config["PENDING_GRACE_SECONDS"] = 0
     with app.app_context():
         assert recover_pending() == 1
         assert recover_pending() == 0
     listed = client.get("/api/orders").get_json()
     assert listed["total"] == 1 and listed["items"][0]["status"] == "confirmed"
+    assert listed["items"][0]["total"] == "2.50"
     replay = order(client, uid, [{"product_id": pid, "quantity": 2}], **{KEY: "k-pending"})
     assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.get_json() == listed["items"][0]
     assert shop.stock(pid) == 3 and shop.reservations() == ["confirmed"]
 
 
-def test_recovery_drops_a_pending_order_whose_reservation_expired(app, client, shop, products_app,
-                                                                  confirmation_lost):
+def test_recovery_drops_a_pending_order_whose_stock_was_never_sold(app, client, shop, products_unreachable):
     from orders.api import recover_pending
-    from products.models import Reservation
 
+    cut, back = products_unreachable
     uid, pid = shop.user(), shop.product(stock=5)
-    assert order(client, uid, [{"product_id": pid, "quantity": 2}], **{KEY: "k-expired"}).status_code == 503
-    confirmation_lost()
-    with products_app.app_context():  # the hold ran out while orders could not reach products
-        db.session.query(Reservation).update({"expires_at": 0})
-        db.session.commit()
+    cut(sold=False)
+    assert order(client, uid, [{"product_id": pid, "quantity": 2}], **{KEY: "k-unsold"}).status_code == 503
+    back()
     app.config["PENDING_GRACE_SECONDS"] = 0
     with app.app_context():
         assert recover_pending() == 1
     assert shop.orders_stored() == 0 and shop.keys_stored() == {}
-    assert shop.stock(pid) == 5 and shop.reservations() == ["expired"]
+    # released before it was ever made: a sale still on its way would now fail
+    assert shop.stock(pid) == 5 and shop.reservations() == ["released"]
     # the key is free again: a retry places the order afresh
-    assert order(client, uid, [{"product_id": pid, "quantity": 2}], **{KEY: "k-expired"}).status_code == 201
+    assert order(client, uid, [{"product_id": pid, "quantity": 2}], **{KEY: "k-unsold"}).status_code == 201
+    assert shop.stock(pid) == 3
 
 
-def test_recovery_leaves_a_young_pending_order_to_its_request(app, shop, confirmation_lost, client):
+def test_recovery_leaves_a_young_pending_order_to_its_request(app, shop, products_unreachable, client):
     from orders.api import recover_pending
 
+    cut, back = products_unreachable
     uid, pid = shop.user(), shop.product(stock=5)
+    cut(sold=True)
     order(client, uid, [{"product_id": pid, "quantity": 1}])
-    confirmation_lost()
+    back()
     with app.app_context():
         assert recover_pending() == 0  # PENDING_GRACE_SECONDS (10 s) has not passed
     assert shop.orders_stored() == 1 and client.get("/api/orders").get_json()["total"] == 0

@@ -74,6 +74,22 @@ def test_reserve_prices_each_line_and_release_gives_it_back(products, shop):
     assert shop.stock(a) == 5 and shop.stock(b) == 3 and shop.reservations() == ["released"]
 
 
+def test_a_sale_comes_back_confirmed_and_its_release_is_refused(products, shop):
+    from shopcommon.clients import ReservationSold
+
+    pid = shop.product(price="4.00", stock=5)
+    sold = products.reserve("s-1", [OrderLine(product_id=pid, quantity=2)], sell=True)
+    assert sold.status == "confirmed" and sold.total_cents == 800
+    assert products.reservation("s-1") == sold
+    with pytest.raises(ReservationSold):
+        products.release("s-1")
+    assert products.reserve("s-1", [OrderLine(product_id=pid, quantity=2)], sell=True) == sold  # a repeat
+    assert shop.stock(pid) == 3
+    assert products.reservation("never") is None  # nothing was made
+    products.release("never")
+    assert products.reservation("never") is None  # released: holds nothing
+
+
 @pytest.mark.parametrize("wanted, status, code, field", [
     (2, 409, INSUFFICIENT_STOCK, "items[0].quantity"),
     (None, 422, UNKNOWN_PRODUCT, "items[0].product_id"),

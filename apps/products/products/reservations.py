@@ -4,10 +4,12 @@ The caller (orders) picks the reservation id, so every call is idempotent: repea
 the reservation already made, and a DELETE that arrives before its PUT leaves a "released" marker
 that makes the late PUT fail instead of holding stock nobody will release.
 
-A reservation is held for ``RESERVATION_HOLD_SECONDS`` (30 by default). Orders confirms it once the
-order is saved (``PUT …/confirmation``); one nobody confirms in time expires, and its stock goes
-back by itself (``expire_due``, run by every worker every ``RESERVATION_SWEEP_SECONDS``), so an
-orders process that dies between reserving and saving loses no stock. A late confirmation fails.
+Two ways to take stock. ``sell``: the reservation is confirmed as it is made, the stock sold in one
+call; orders does this, having saved its order (pending) first, so a crash on either side leaves
+orders a record to settle (``orders.api.recover_pending``). Held (the default): the reservation
+holds its stock for ``RESERVATION_HOLD_SECONDS`` (30 by default) until confirmed (``PUT
+…/confirmation``); one nobody confirms in time expires, and its stock goes back by itself
+(``expire_due``, run by every worker every ``RESERVATION_SWEEP_SECONDS``). A late confirmation fails.
 """
 
 import time
@@ -22,7 +24,8 @@ from shopcommon import APIError, db
 from shopcommon.api import BODY_REFUSALS, APIBlueprint, Tag, refused
 from shopcommon.contract import NewReservation, ReservationPath
 from shopcommon.contract import Reservation as ReservationAnswer
-from shopcommon.errors import INSUFFICIENT_STOCK, RESERVATION_EXPIRED, RESERVATION_RELEASED, UNKNOWN_PRODUCT
+from shopcommon.errors import (INSUFFICIENT_STOCK, RESERVATION_CONFIRMED, RESERVATION_EXPIRED, RESERVATION_RELEASED,
+                               UNKNOWN_PRODUCT)
 from shopcommon.resources import get_or_404
 
 bp = APIBlueprint("reservations", __name__, url_prefix="/products/reservations",
@@ -70,7 +73,7 @@ def get_reservation(path: ReservationPath):
 @bp.put("/<reservation_id>", operation_id="reserve",
         responses={200: ReservationAnswer, 201: ReservationAnswer, **BODY_REFUSALS, **refused(409, 422)})
 def reserve(path: ReservationPath, body: NewReservation):
-    """Hold every item's stock, all or nothing.
+    """Hold every item's stock, all or nothing; with `sell`, sell it at once (the reservation is confirmed).
 
     201 with the reservation; repeated, the same reservation (200). 409 `insufficient_stock`, or a
     reservation already released or expired; 422 `unknown_product`.
@@ -88,7 +91,7 @@ def reserve(path: ReservationPath, body: NewReservation):
         labels.setdefault(line.product_id, f"items[{index}]")
 
     try:
-        reservation = _take_stock(reservation_id, wanted, labels)
+        reservation = _take_stock(reservation_id, wanted, labels, body.sell)
     except IntegrityError:
         # the same id was reserved or released concurrently; answer as for a repeat
         db.session.rollback()
@@ -99,9 +102,10 @@ def reserve(path: ReservationPath, body: NewReservation):
     return reservation.to_dict(), 201
 
 
-def _take_stock(reservation_id: str, wanted: dict[int, int], labels: dict[int, str]) -> Reservation:
+def _take_stock(reservation_id: str, wanted: dict[int, int], labels: dict[int, str], sell: bool) -> Reservation:
     hold_ms = int(float(current_app.config.get("RESERVATION_HOLD_SECONDS", 30)) * 1000)
-    reservation = Reservation(id=reservation_id, status="reserved", expires_at=now_ms() + hold_ms)
+    reservation = Reservation(id=reservation_id, status="confirmed" if sell else "reserved",
+                              expires_at=now_ms() + hold_ms)
     db.session.add(reservation)
     missing, short = {}, {}
     # a fixed lock order keeps two multi-item reservations from deadlocking each other
@@ -194,7 +198,7 @@ def _release(reservation_id: str):
             return _release(reservation_id)
         return {"id": reservation_id, "status": "released", "items": [], "total": "0.00"}
     if reservation.status == "confirmed":
-        raise APIError(409, "reservation_confirmed", f"reservation {reservation_id} belongs to a placed order",
+        raise APIError(409, RESERVATION_CONFIRMED, f"reservation {reservation_id} belongs to a placed order",
                        {"id": "confirmed"})
     if reservation.status == "reserved":
         _give_back(reservation, "released")

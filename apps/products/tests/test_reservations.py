@@ -168,6 +168,33 @@ def test_confirming_what_was_released_or_never_made_fails(client, store, make_pr
     assert store.stock(p["id"]) == 5
 
 
+def test_a_sale_is_confirmed_as_it_is_made_and_never_expires(expiring, client, store, make_product):
+    from products.reservations import expire_due
+
+    p = make_product(price="3.00", stock=5)
+    sale = {"items": [{"product_id": p["id"], "quantity": 2}], "sell": True}
+    response = client.put("/products/reservations/sale", json=sale)
+    assert response.status_code == 201
+    assert response.get_json()["status"] == "confirmed" and response.get_json()["total"] == "6.00"
+    again = client.put("/products/reservations/sale", json=sale)
+    assert again.status_code == 200 and again.get_json() == response.get_json()
+    with expiring.app_context():
+        assert expire_due() == 0  # a held reservation made now would have expired
+    refused = client.delete("/products/reservations/sale")
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "reservation_confirmed"
+    assert client.get("/products/reservations/sale").get_json()["status"] == "confirmed"
+    assert store.stock(p["id"]) == 3
+
+
+def test_a_sale_after_its_release_fails(client, store, make_product):
+    p = make_product(stock=5)
+    client.delete("/products/reservations/late")
+    response = client.put("/products/reservations/late", json={"items": [{"product_id": p["id"], "quantity": 1}],
+                                                               "sell": True})
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "reservation_released"
+    assert store.stock(p["id"]) == 5
+
+
 @pytest.fixture
 def expiring(app):
     """Reservations expire the moment they are made (a hold of 0 s)."""
