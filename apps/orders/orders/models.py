@@ -19,6 +19,9 @@ class Order(db.Model):
     is one; a pending one is never shown, and is dropped if its reservation expires."""
 
     __tablename__ = "orders"
+    # an id is never given twice, not even one of a pending order that was dropped (SQLite would
+    # reuse the highest id after its row is deleted): logs and traces name orders by id
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)

@@ -102,6 +102,16 @@ def test_insufficient_stock_is_409(client, shop):
     assert shop.stock(pid) == 1 and shop.orders_stored() == 0 and shop.reservations() == []
 
 
+def test_a_dropped_orders_id_is_never_given_to_another(client, shop):
+    """A refused order was written pending, then dropped: the next order gets a new id, so logs and
+    traces that named the refused one never point at it."""
+    uid, pid = shop.user(), shop.product(stock=1)
+    first = order(client, uid, [{"product_id": pid, "quantity": 1}]).get_json()["id"]
+    assert order(client, uid, [{"product_id": pid, "quantity": 1}]).status_code == 409  # pending, dropped
+    shop.restock(pid, 1)
+    assert order(client, uid, [{"product_id": pid, "quantity": 1}]).get_json()["id"] == first + 2
+
+
 def test_idempotency_key_replays_without_reserving_twice(client, shop):
     uid, pid = shop.user(), shop.product(stock=5)
     items = [{"product_id": pid, "quantity": 2}]
