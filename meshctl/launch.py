@@ -1,5 +1,7 @@
 """How an app and its sidecar are started: the same command lines in local mode and in containers."""
 
+import os
+
 from meshctl.topology import Service
 
 
@@ -33,7 +35,22 @@ def sidecar_argv(service: Service, grpc_addr: str, grpc_ca_file: str, token_file
         argv += ["-http-addr", http_addr]
     if envoy:
         argv += ["-envoy-binary", envoy]
-    return argv + envoy_flags(log_level)
+    return argv + envoy_flags(log_level) + ["--concurrency", sidecar_concurrency()]
+
+
+SIDECAR_CONCURRENCY_ENV, SIDECAR_CONCURRENCY = "ENVOY_SIDECAR_CONCURRENCY", "1"
+
+
+def sidecar_concurrency() -> str:
+    """How many worker threads each sidecar's Envoy runs (``$ENVOY_SIDECAR_CONCURRENCY``, default 1).
+
+    Envoy starts one per core by default. A sidecar carries one app's calls, and on two cores shared
+    by five apps and their Envoys one worker does it with less CPU per request (docs/performance.md,
+    "One worker thread per sidecar"); gateways keep Envoy's default."""
+    value = os.environ.get(SIDECAR_CONCURRENCY_ENV, "").strip() or SIDECAR_CONCURRENCY
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{SIDECAR_CONCURRENCY_ENV} must be a whole number of worker threads, 1 or more: {value!r}")
+    return value
 
 
 def gateway_argv(kind: str, name: str, address: str, admin_port: int, grpc_addr: str, grpc_ca_file: str,

@@ -422,6 +422,10 @@ def up(reset_config: bool = False) -> int:
     try:
         mesh = services()
         config = entries.load(MESH_CONFIG)  # a policy that cannot be derived stops us before anything starts
+        try:
+            launch.sidecar_concurrency()  # a setting the sidecars cannot use, too
+        except ValueError as err:
+            raise Failure(str(err)) from None
         fresh = start_consul()
         management = bootstrap_acls(mesh)
         register_services(mesh, management, every=fresh)

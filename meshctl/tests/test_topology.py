@@ -50,6 +50,26 @@ def test_a_fifth_service_needs_only_its_definition(with_fifth_service):
     assert sidecar[sidecar.index("-admin-bind") + 1] == "127.0.0.1:19005"
 
 
+def test_a_sidecar_runs_one_envoy_worker_unless_told_otherwise(with_fifth_service, monkeypatch):
+    inventory = topology.load(with_fifth_service)["inventory"]
+
+    def workers() -> str:
+        argv = launch.sidecar_argv(inventory, "https://127.0.0.1:8503", "ca.pem", "inventory.token")
+        assert argv.index("--concurrency") > argv.index("--")  # Envoy's own flag, after consul's
+        return argv[argv.index("--concurrency") + 1]
+    monkeypatch.delenv(launch.SIDECAR_CONCURRENCY_ENV, raising=False)
+    assert workers() == "1"
+    monkeypatch.setenv(launch.SIDECAR_CONCURRENCY_ENV, "2")
+    assert workers() == "2"
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(launch.SIDECAR_CONCURRENCY_ENV, bad)
+        with pytest.raises(ValueError, match="ENVOY_SIDECAR_CONCURRENCY"):
+            workers()
+    gateway = launch.gateway_argv("ingress", "ingress-gateway", "10.0.0.5:21000", 19000, "https://node-1:8503",
+                                  "ca.pem", "gw.token")
+    assert "--concurrency" not in gateway  # Envoy's default: one per core
+
+
 def test_make_plan_shows_what_up_would_start_for_it(with_fifth_service):
     result = subprocess.run([sys.executable, "-m", "meshctl", "plan"], cwd=REPO, capture_output=True, text=True,
                             env=os.environ | {"MESH_CONFIG": str(with_fifth_service)}, timeout=60)
