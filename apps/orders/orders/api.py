@@ -20,7 +20,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from orders.models import IdempotencyKey, Order, OrderItem
+from orders.models import IdempotencyKey, Order
 from shopcommon import APIError, db, tracing
 from shopcommon.api import BODY_REFUSALS, QUERY_REFUSALS, APIBlueprint, Tag, refused
 from shopcommon.clients import ProductsClient, Reservation, ReservationSold, UsersClient
@@ -184,12 +184,8 @@ def _settle(order_id: int, reservation_id: str) -> Order | None:
 def _confirm(order_id: int, reservation: Reservation) -> Order:
     """Confirm the pending order with the items and prices its stock was sold at, in one transaction;
     the confirmed order. Confirming twice (the request and ``recover_pending`` both at it) changes
-    nothing the second time. A reservation still only held (by an older orders) is confirmed first."""
-    if reservation.status == "reserved":
-        ProductsClient.current().confirm(reservation.id)
-    items = [OrderItem(order_id=order_id, product_id=line.product_id, quantity=line.quantity,
-                       unit_price_cents=line.unit_price_cents) for line in reservation.lines]
-    total = sum(line.quantity * line.unit_price_cents for line in reservation.lines)
+    nothing the second time."""
+    items, total = Order.priced(order_id, reservation.lines)
     confirmed = db.session.execute(update(Order).where(Order.id == order_id, Order.status == "pending")
                                    .values(status="confirmed", total_cents=total)).rowcount
     if confirmed:

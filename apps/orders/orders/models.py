@@ -14,9 +14,9 @@ def _now() -> datetime:
 
 
 class Order(db.Model):
-    """An order, its prices fixed. ``pending`` while its stock is held but not yet sold (between
-    saving it and products confirming the reservation), ``confirmed`` after: only a confirmed order
-    is one; a pending one is never shown, and is dropped if its reservation expires."""
+    """An order, its prices fixed. ``pending`` from when it is written until products has sold its
+    stock (no items yet), ``confirmed`` after, with its items at the prices sold: only a confirmed
+    order is one; a pending one is never shown, and is dropped if products never sold its stock."""
 
     __tablename__ = "orders"
     # an id is never given twice, not even one of a pending order that was dropped (SQLite would
@@ -33,13 +33,12 @@ class Order(db.Model):
         order_by="OrderItem.id", cascade="all, delete-orphan"
     )
 
-    @classmethod
-    def from_lines(cls, user_id: int, reservation_id: str, lines: Sequence[PricedLine]) -> "Order":
-        """The order of ``lines`` at the prices they were reserved at, with its total."""
-        items = [OrderItem(product_id=line.product_id, quantity=line.quantity,
+    @staticmethod
+    def priced(order_id: int, lines: Sequence[PricedLine]) -> tuple[list["OrderItem"], int]:
+        """Order ``order_id``'s items of ``lines`` at the prices they were sold at, and their total."""
+        items = [OrderItem(order_id=order_id, product_id=line.product_id, quantity=line.quantity,
                            unit_price_cents=line.unit_price_cents) for line in lines]
-        total = sum(line.quantity * line.unit_price_cents for line in lines)
-        return cls(user_id=user_id, reservation_id=reservation_id, items=items, total_cents=total)
+        return items, sum(line.quantity * line.unit_price_cents for line in lines)
 
     def to_dict(self) -> dict:
         created = self.created_at
