@@ -275,9 +275,9 @@ def start_app(service: Service) -> None:
     metrics_dir.mkdir(parents=True, exist_ok=True)
     env = base_env() | service.app_env() | consul_access(service) | {launch.METRICS_DIR_ENV: str(metrics_dir)}
     if TRACING:
-        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = traces.OTLP_HTTP
+        env[traces.ENDPOINT_ENV] = traces.OTLP_HTTP
     else:
-        env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+        env.pop(traces.ENDPOINT_ENV, None)
     start_once(service.id, service.id, service.port, f"gunicorn on {bind}",
                lambda: launch.app_argv(service, bind, gunicorn), env)
 

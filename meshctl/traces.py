@@ -17,6 +17,7 @@ collector.
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from meshctl.companion import Companion
@@ -32,6 +33,8 @@ COLLECTOR_CLUSTER = "otel_collector"
 # the share of traces sampled where one starts (an app's or an Envoy's first span): the apps' own
 # setting and default (shopcommon.tracing.RATIO_ENV, DEFAULT_RATIO), read from the same environment
 SAMPLE_RATIO_ENV, DEFAULT_SAMPLE_RATIO = "TRACE_SAMPLE_RATIO", 0.1
+# where an app sends its spans; without it the app traces nothing (shopcommon.tracing.ENDPOINT_ENV)
+ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
 SERVER = Companion("jaeger", BIN, REPO / "meshctl" / "build-jaeger.sh", f"http://127.0.0.1:{HEALTH_PORT}/status",
                    "traces-up")
 ready = SERVER.ready
@@ -41,9 +44,10 @@ def argv() -> list[str]:
     return [str(BIN), "--config", str(CONFIG)]
 
 
-def sample_ratio() -> float:
-    """``$TRACE_SAMPLE_RATIO``, else the default; a value that is no share of 1 is refused."""
-    text = os.environ.get(SAMPLE_RATIO_ENV, "").strip()
+def sample_ratio(environ: Mapping[str, str] = os.environ) -> float:
+    """``$TRACE_SAMPLE_RATIO`` (of ``environ``: this process's, or an app's), else the default; a
+    value that is no share of 1 is refused."""
+    text = environ.get(SAMPLE_RATIO_ENV, "").strip()
     try:
         ratio = float(text) if text else DEFAULT_SAMPLE_RATIO
     except ValueError:

@@ -9,6 +9,7 @@ a VM) ``docker stats`` stands in, and its CPU figures are estimates. The cluster
 is sampled the same way, container by container.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -79,6 +80,15 @@ def running(name: str) -> dict[str, str]:
     out = docker("ps", "--no-trunc", "--filter", f"label={COMPOSE_PROJECT}={name}",
                  "--format", f'{{{{.Label "{COMPOSE_SERVICE}"}}}} {{{{.ID}}}}')
     return dict(line.split() for line in out.splitlines() if line.strip())
+
+
+def environment(project: str, service: str) -> dict[str, str]:
+    """The environment Compose gave ``service``'s running container in ``project``."""
+    ids = running(project)
+    if service not in ids:
+        raise DockerError(f"{service} is not running in project {project}")
+    variables = json.loads(docker("inspect", "-f", "{{json .Config.Env}}", ids[service]))
+    return dict(item.split("=", 1) for item in variables or [] if "=" in item)
 
 
 def measured(name: str, required: Sequence[str], optional: Sequence[str] = ()) -> tuple[dict[str, str], str | None]:

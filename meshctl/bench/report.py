@@ -84,6 +84,90 @@ def _get_lines(result: dict) -> list[str]:
     return lines
 
 
+def _tracing_line(result: dict) -> list[str]:
+    """What the apps traced during the run (a run from before the bench read it says nothing)."""
+    said = result.get("tracing")
+    if said is None:
+        return []
+    if "error" in said:
+        return [f"Tracing: not read ({said['error']})."]
+    if not said["on"]:
+        return ["Tracing: off (the apps were started without OTEL_EXPORTER_OTLP_ENDPOINT)."]
+    ratio = said["sample_ratio"]
+    if ratio >= 1:
+        share = "every request traced"
+    elif ratio <= 0:
+        share = "only the failed or slow requests traced"
+    else:
+        whole = abs(1 / ratio - round(1 / ratio)) < 0.01
+        share = (f"{f'1 in {round(1 / ratio)}' if whole else f'{ratio:.0%}'} of the traces a request starts "
+                 "sampled; every failed or slow request kept")
+    return [f"Tracing: on, TRACE_SAMPLE_RATIO {ratio:g} ({share})."]
+
+
+def _ratio(now: float | None, then: float | None) -> str:
+    return f"{now / then:.2f}x" if now is not None and then else "-"
+
+
+def _figure(row: dict | None, *path: str) -> float | None:
+    value = _value(row or {}, *path)
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _fmt(value: float | None, fmt: str) -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def _against_lines(result: dict) -> list[str]:
+    """This run's orders rows beside an earlier run's (``--against``) at the same concurrency: then,
+    now and their ratio; and, at the highest concurrency both have, each component's CPU per order."""
+    against = result.get("against")
+    if not against:
+        return []
+    then_rows = {row["concurrency"]: row for row in against["orders"]}
+    tracing = _tracing_line({"tracing": against["tracing"]}) if against.get("tracing") else []
+    lines = ["", f"Against {against['file']} ({against['date']}, {against['mode']}"
+             + (f"; t{tracing[0][1:-1]}" if tracing else "") + "): the orders rows at the same concurrency",
+             f"{'conc':>5} | {'orders/s then':>13} {'now':>7} {'ratio':>6} | {'p99 ms then':>11} {'now':>7} "
+             f"| {'CPU ms then':>11} {'now':>6} {'ratio':>6}"]
+    both = []
+    for row in result["orders"]:
+        then = then_rows.get(row["concurrency"])
+        if then is None:
+            continue
+        both.append((row, then))
+        rps = (_figure(then, "rps"), _figure(row, "rps"))
+        p99 = (_figure(then, "latency_ms", "p99"), _figure(row, "latency_ms", "p99"))
+        cpu = (_figure(then, "machine", "cpu_ms_per_request"), _figure(row, "machine", "cpu_ms_per_request"))
+        lines.append(f"{row['concurrency']:>5} | {_fmt(rps[0], '{:.1f}'):>13} {_fmt(rps[1], '{:.1f}'):>7} "
+                     f"{_ratio(rps[1], rps[0]):>6} | {_fmt(p99[0], '{:.0f}'):>11} {_fmt(p99[1], '{:.0f}'):>7} "
+                     f"| {_fmt(cpu[0], '{:.1f}'):>11} {_fmt(cpu[1], '{:.1f}'):>6} {_ratio(cpu[1], cpu[0]):>6}")
+    if not both:
+        return lines + ["(no orders row at a concurrency both runs have)"]
+    row, then = max(both, key=lambda pair: pair[0]["concurrency"])
+    used, used_then = row.get("resources") or {}, then.get("resources") or {}
+    changes = [f"{name} {_fmt(used_then[name].get('cpu_s_per_1k'), '{:.2f}')} -> "
+               f"{_fmt(figures.get('cpu_s_per_1k'), '{:.2f}')} "
+               f"({_ratio(figures.get('cpu_s_per_1k'), used_then[name].get('cpu_s_per_1k'))})"
+               for name, figures in used.items() if name in used_then]
+    if changes:
+        lines.append(f"CPU ms per order, each component, at c={row['concurrency']} (then -> now):")
+        lines += [f"  {line}" for line in _wrapped(changes, 100)]
+    return lines
+
+
+def _wrapped(parts: list[str], width: int) -> list[str]:
+    """``parts`` joined by ", " into lines of at most ``width`` characters (a part is never split)."""
+    lines, line = [], ""
+    for part in parts:
+        if line and len(line) + 2 + len(part) > width:
+            lines.append(line + ",")
+            line = part
+        else:
+            line = f"{line}, {part}" if line else part
+    return lines + ([line] if line else [])
+
+
 def _order_lines(result: dict) -> list[str]:
     """The orders rows, with the stock check; in the cluster, with how many clients took each gateway."""
     if cluster(result):
@@ -162,11 +246,12 @@ def table(result: dict) -> str:
         f"wrk {result['wrk']}, {result['seconds_per_row']} s per row",
         f"Load average before: {load}; wrk runs on the same cores as the mesh.",
         "req/s and orders/s count 2xx answers; latencies in ms (wrk's, corrected for coordinated omission).",
+        *_tracing_line(result),
         "",
     ]
     if result["get"]:
         lines += [*_get_lines(result), ""]
-    lines += _order_lines(result)
+    lines += _order_lines(result) + _against_lines(result)
     if cluster(result):
         return "\n".join(line.rstrip() for line in lines + _container_lines(result))
 
@@ -219,13 +304,24 @@ def chart(result: dict, path: Path) -> None:
         _get_charts(result, axes["get"], axes["get p99"])
     placed = f"Orders placed per second{' through the ingress' if cluster(result) else ''}, end to end"
     spots = range(len(orders))
+    # with --against, the earlier run's row at the same concurrency beside each: before and after
+    against = result.get("against")
+    then = {row["concurrency"]: row for row in against["orders"]} if against else {}
+    sides = ([(f"then ({against['date']})", [then.get(row["concurrency"], {}) for row in orders], "tab:gray"),
+              ("now", orders, "tab:green")] if against else [(None, orders, "tab:green")])
+    bar = 0.8 / len(sides) if against else 0.5
     for ax, measure, unit, title in ((axes["orders"], ("rps",), "orders/s", placed),
                                      (axes["orders p99"], ("latency_ms", "p99"), "p99 ms", "Orders: p99 latency")):
-        bars = ax.bar(list(spots), [_value(row, *measure) for row in orders], 0.5, color="tab:green")
-        ax.bar_label(bars, fmt="%.1f" if unit == "orders/s" else "%.0f", fontsize=8)
+        for n, (label, rows, colour) in enumerate(sides):
+            offset = (n - (len(sides) - 1) / 2) * bar
+            bars = ax.bar([i + offset for i in spots], [_value(row, *measure) for row in rows], bar, color=colour,
+                          label=label)
+            ax.bar_label(bars, fmt="%.1f" if unit == "orders/s" else "%.0f", fontsize=8)
         ax.set_xticks(list(spots), [f"c={row['concurrency']}" for row in orders])
         ax.set_ylabel(unit)
         ax.set_title(title)
+        if against:
+            ax.legend()
     fig.suptitle(f"Shop mesh benchmark{WHERE[result.get('mode', 'local')]}, {result['date']}: {result['cores']} cores, "
                  f"wrk {result['wrk']}, {result['seconds_per_row']} s per row")
     fig.tight_layout()

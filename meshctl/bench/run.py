@@ -35,7 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from meshctl import local
+from meshctl import local, traces
 from meshctl.bench import cluster, containers, report, wrk
 from meshctl.bench.procstats import Machine, Sampler
 from meshctl.bench.shop import SetupError, Shop
@@ -155,6 +155,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                             "else its name:): orders through its ingress gateways, on the host ports it publishes "
                             "($CLUSTER_PORT, $CLUSTER_PORT_2)")
     parser.set_defaults(mode="local")
+    parser.add_argument("--against", type=Path, metavar="JSON",
+                        help="an earlier run's JSON (volumes/bench/bench-*.json): its orders rows beside this run's, "
+                             "with the ratios, in the table and the chart (before and after a change)")
     parser.add_argument("--out", type=Path, default=local.VOLUMES / "bench",
                         help="where the JSON and the chart go (default: volumes/bench)")
     args = parser.parse_args(argv)
@@ -174,6 +177,7 @@ class Target:
     shop: Shop
     get: dict[str, str]  # each side of the GET rows and its URL, to which a product's id is added; {}: no GET rows
     sampler: Callable  # makes a fresh sampler of CPU and memory for each row
+    environment: Callable[[], dict[str, str]]  # reads the frontend app's environment, as the mesh started it
     # the ways in that the orders' connections spread over, by name, each with its URL; {}: the frontend alone
     ways_in: dict[str, str] = field(default_factory=dict)
 
@@ -195,7 +199,23 @@ def local_mesh(mesh) -> Target | None:
         shop=Shop(frontend, direct, mesh["orders"].url),
         get={"direct": f"{direct}/products", "mesh": f"{through_mesh}/products"},
         sampler=lambda: Sampler(roots),
+        environment=lambda: process_environment(roots["frontend"]),
     )
+
+
+def process_environment(pid: int) -> dict[str, str]:
+    """A running process's environment, as it was started."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+
+
+def tracing(environment: dict[str, str]) -> dict:
+    """What the apps traced during the run, from an app's environment (every app of a mesh is
+    started with the same tracing settings): whether they export spans at all, and the share of
+    the traces they start that is sampled (``meshctl.traces``, ``shopcommon.tracing``)."""
+    if not environment.get(traces.ENDPOINT_ENV):
+        return {"on": False}
+    return {"on": True, "sample_ratio": traces.sample_ratio(environment)}
 
 
 def sampled(what: str, project: str, start: str, required: Sequence[str], optional: Sequence[str] = ()):
@@ -234,6 +254,7 @@ def container_mesh(mesh) -> Target | None:
         shop=Shop(frontend, f"{frontend}/api", frontend),
         get={"frontend": f"{frontend}/api/products"},
         sampler=sampler,
+        environment=lambda: containers.environment(project, "frontend"),
     )
 
 
@@ -263,6 +284,8 @@ def cluster_mesh(mesh) -> Target | None:
         shop=Shop(way_in, f"{way_in}/api", way_in),
         get={},
         sampler=sampler,
+        environment=lambda: containers.environment(layout.project, next(
+            name for name in layout.containers if name.startswith("frontend") and "sidecar" not in name)),
         ways_in={gateway.name: gateway.url for gateway in layout.gateways},
     )
 
@@ -270,8 +293,24 @@ def cluster_mesh(mesh) -> Target | None:
 TARGETS = {"local": local_mesh, "containers": container_mesh, "cluster": cluster_mesh}
 
 
+def earlier(path: Path) -> dict:
+    """The orders rows of an earlier run (``--against``), and what the table says of that run."""
+    try:
+        before = json.loads(path.read_text())
+        rows = [row for row in before["orders"] if isinstance(row.get("concurrency"), int)]
+        about = {"file": str(path), "date": before["date"], "mode": before.get("mode", "local")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"{path} is not a bench's JSON: {type(err).__name__}: {err}") from None
+    return {**about, "tracing": before.get("tracing"), "orders": rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    try:  # read first: a run of minutes must not end on a typo
+        against = earlier(args.against) if args.against else None
+    except ValueError as err:
+        print(f"--against: {err}", file=sys.stderr)
+        return 2
     mesh = local.services()
     target = TARGETS[args.mode](mesh)
     if target is None:
@@ -295,8 +334,14 @@ def main(argv: list[str] | None = None) -> int:
     if len(target.ways_in) > 1:
         say(f"orders' clients spread over {len(target.ways_in)} ways in, by wrk thread in turn: "
             + ", ".join(f"{name} ({url})" for name, url in target.ways_in.items()))
+    try:
+        result["tracing"] = tracing(target.environment())
+    except (OSError, ValueError, StopIteration, containers.DockerError) as err:
+        result["tracing"] = {"error": f"{type(err).__name__}: {err}"}
     result["get"] = get_rows(args, target.get, target.shop, target.sampler) if target.get else []
     result["orders"] = order_rows(args, target)
+    if against:
+        result["against"] = against
     result["took_s"] = round(time.monotonic() - started, 1)
 
     args.out.mkdir(parents=True, exist_ok=True)

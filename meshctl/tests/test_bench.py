@@ -411,3 +411,90 @@ def test_the_machines_cpu_over_a_row_leaves_out_what_wrk_spent():
     found = machine.results(requests=10)
     assert found["wrk_cpu_s"] == round(machine.wrk_s, 2)
     assert found["cpu_ms_per_request"] == round(max(machine.total_s - machine.wrk_s, 0) * 100, 2)
+
+
+# what the apps traced, and a run beside an earlier one (--against)
+
+
+@pytest.mark.parametrize("tracing, said", [
+    ({"on": True, "sample_ratio": 0.1}, "Tracing: on, TRACE_SAMPLE_RATIO 0.1 (1 in 10 of the traces"),
+    ({"on": True, "sample_ratio": 1.0}, "Tracing: on, TRACE_SAMPLE_RATIO 1 (every request traced)."),
+    ({"on": True, "sample_ratio": 0.0}, "Tracing: on, TRACE_SAMPLE_RATIO 0 (only the failed or slow requests traced)."),
+    ({"on": True, "sample_ratio": 0.3}, "Tracing: on, TRACE_SAMPLE_RATIO 0.3 (30% of the traces"),
+    ({"on": False}, "Tracing: off (the apps were started without OTEL_EXPORTER_OTLP_ENDPOINT)"),
+    ({"error": "FileNotFoundError: /proc/1/environ"}, "Tracing: not read (FileNotFoundError: /proc/1/environ)"),
+])
+def test_the_table_says_how_the_apps_traced(tracing, said):
+    assert said in report.table(RESULT | {"tracing": tracing})
+    assert "Tracing" not in report.table(RESULT)  # a run from before the bench read it
+
+
+def test_tracing_is_read_from_an_apps_environment():
+    endpoint = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}
+    assert run.tracing({}) == {"on": False}
+    assert run.tracing({"TRACE_SAMPLE_RATIO": "0.5"}) == {"on": False}  # exporting nothing, sampling nothing
+    assert run.tracing(endpoint) == {"on": True, "sample_ratio": 0.1}  # the apps' default
+    assert run.tracing(endpoint | {"TRACE_SAMPLE_RATIO": "0.25"}) == {"on": True, "sample_ratio": 0.25}
+    with pytest.raises(ValueError, match="TRACE_SAMPLE_RATIO"):
+        run.tracing(endpoint | {"TRACE_SAMPLE_RATIO": "2"})
+
+
+def test_a_processs_environment_is_read_as_it_was_started():
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE,
+                             env={"TRACE_SAMPLE_RATIO": "0.2", "WITH_EQUALS": "a=b"})
+    try:
+        environment = run.process_environment(child.pid)
+    finally:
+        child.communicate(timeout=10)
+    assert environment == {"TRACE_SAMPLE_RATIO": "0.2", "WITH_EQUALS": "a=b"}
+
+
+def _against(tmp_path: Path) -> dict:
+    """RESULT's earlier run: orders at c=1 and c=16 (this run's c=64 has no match), another machine CPU."""
+    before = json.loads(json.dumps(RESULT))
+    before["date"] = "2026-11-27 09:00 UTC"
+    before["tracing"] = {"on": True, "sample_ratio": 1.0}
+    del before["orders"][2]
+    before["orders"][0] |= {"rps": 20.0, "machine": {"cpu_ms_per_request": 30.0}}
+    before["orders"][1] |= {"rps": 40.0, "machine": {"cpu_ms_per_request": 20.0}}
+    before["orders"][1]["resources"]["products"]["cpu_s_per_1k"] = 1.0
+    path = tmp_path / "bench-20261127-090000.json"
+    path.write_text(json.dumps(before))
+    return run.earlier(path)
+
+
+def test_the_table_puts_each_orders_row_beside_the_earlier_runs(tmp_path):
+    result = json.loads(json.dumps(RESULT))
+    result["orders"][0]["machine"] = {"cpu_ms_per_request": 15.0}
+    result["orders"][1]["machine"] = {"cpu_ms_per_request": 16.0}
+    text = report.table(result | {"against": _against(tmp_path)})
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Against "))
+    assert "bench-20261127-090000.json (2026-11-27 09:00 UTC, local; tracing: on, TRACE_SAMPLE_RATIO 1 (every request traced)): the orders rows" in lines[start]
+    rows = {line.split()[0]: line.split() for line in lines[start + 2:start + 4]}
+    # c=1: 20 -> 40 orders/s (2.00x), CPU 30 -> 15 ms (0.50x); c=16: 40 -> 60 (1.50x), 20 -> 16 (0.80x)
+    assert rows["1"][2:5] == ["20.0", "40.0", "2.00x"] and rows["1"][-3:] == ["30.0", "15.0", "0.50x"], rows
+    assert rows["16"][2:5] == ["40.0", "60.0", "1.50x"] and rows["16"][-3:] == ["20.0", "16.0", "0.80x"], rows
+    assert not any(line.split()[:1] == ["64"] for line in lines[start:]), "c=64 has no earlier row"
+    # each component at the highest concurrency both ran: products 1.00 -> 0.50 ms per order
+    assert "CPU ms per order, each component, at c=16 (then -> now):" in text
+    assert "products 1.00 -> 0.50 (0.50x)" in text
+
+
+def test_the_chart_draws_the_earlier_run_beside_this_one(tmp_path):
+    report.chart(RESULT | {"against": _against(tmp_path)}, tmp_path / "latest.png")
+    assert (tmp_path / "latest.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("content, said", [(None, "No such file"), ("{}", "KeyError"), ("[1]", "TypeError"),
+                                           ("not json", "JSONDecodeError")])
+def test_bench_refuses_an_earlier_run_it_cannot_read_before_running_anything(tmp_path, content, said):
+    path = tmp_path / "before.json"
+    if content is not None:
+        path.write_text(content)
+    done = subprocess.run([sys.executable, "-m", "meshctl.bench", "--seconds", "1", "--against", str(path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=60,
+                          env=os.environ | {"VOLUMES_DIR": str(tmp_path)})
+    assert done.returncode == 2, done.stderr
+    assert f"--against: {path} is not a bench's JSON" in done.stderr and said in done.stderr, done.stderr
+    assert "the mesh is not running" not in done.stderr
