@@ -14,16 +14,17 @@ import json
 import logging
 import uuid
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 from flask import current_app, url_for
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
-from orders.models import IdempotencyKey, Order
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from orders.models import IdempotencyKey, Order, OrderItem
 from shopcommon import APIError, db, tracing
 from shopcommon.api import BODY_REFUSALS, QUERY_REFUSALS, APIBlueprint, Tag, refused
-from shopcommon.clients import ProductsClient, Reservation, ReservationSold, UsersClient
+from shopcommon.clients import ProductsClient, ReservationSold, UsersClient
 from shopcommon.contract import (IDEMPOTENCY_HEADER, IdempotencyHeader, NewOrder, OrderLine, OrderPage, OrderPath,
                                  OrderQuery)
 from shopcommon.contract import Order as OrderAnswer
@@ -74,14 +75,14 @@ def create_order(header: IdempotencyHeader, body: NewOrder):
     # _claim has committed: no transaction (no SQLite write lock) waits on users and products
     try:
         _check_user(user_id)
-        order = _save_pending(user_id, uuid.uuid4().hex, key)
+        pending = _save_pending(user_id, uuid.uuid4().hex, key)
     except Exception:
         if key:
             _unclaim(key)
         raise
-    tracing.tag("shop.order_id", order.id)  # how the order's page finds its trace
-    order = _sell(order, lines)
-    return order.to_dict(), 201, {"Location": url_for("orders.get_order", order_id=order.id)}
+    tracing.tag("shop.order_id", pending.id)  # how the order's page finds its trace
+    placed = _sell(pending, lines)
+    return placed, 201, {"Location": url_for("orders.get_order", order_id=placed["id"])}
 
 
 def _fingerprint(user_id: int, lines: list[OrderLine]) -> str:
@@ -126,23 +127,39 @@ def _check_user(user_id: int) -> None:
         raise APIError(422, UNKNOWN_USER, f"user {user_id} does not exist", {"user_id": "no such user"})
 
 
-def _save_pending(user_id: int, reservation_id: str, key: str | None) -> Order:
+class Pending(NamedTuple):
+    """An order written pending: what its confirmation and its answer need of it."""
+
+    id: int
+    user_id: int
+    reservation_id: str
+    created_at: datetime
+
+
+def _save_pending(user_id: int, reservation_id: str, key: str | None) -> Pending:
     """Store the order, pending, with no items yet, and bind its key to it, in one transaction: the
-    record that lets ``recover_pending`` settle it whatever happens next."""
+    record that lets ``recover_pending`` settle it whatever happens next.
+
+    This and ``_confirm`` are every order's path, so they are SQLAlchemy Core statements, not the
+    ORM's unit of work, whose flush cost more than the statements themselves (docs/performance.md)."""
+    created = datetime.now(timezone.utc)
     try:
-        order = Order(user_id=user_id, reservation_id=reservation_id, status="pending", total_cents=0, items=[])
-        db.session.add(order)
-        if key:
-            db.session.get_one(IdempotencyKey, key).order = order
+        order_id = db.session.scalar(insert(Order).values(
+            user_id=user_id, reservation_id=reservation_id, status="pending", total_cents=0, created_at=created)
+            .returning(Order.id))
+        if key and not db.session.execute(update(IdempotencyKey).where(IdempotencyKey.key == key)
+                                          .values(order_id=order_id)).rowcount:
+            raise RuntimeError(f"the Idempotency-Key {key!r} claimed for this order is no longer stored")
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    return order
+    return Pending(order_id, user_id, reservation_id, created)
 
 
-def _sell(order: Order, lines: list[OrderLine]) -> Order:
-    """Sell the pending order's stock in products, then confirm the order at the prices sold.
+def _sell(order: Pending, lines: list[OrderLine]) -> dict:
+    """Sell the pending order's stock in products, then confirm the order at the prices sold; the
+    order as the API shows it.
 
     A refusal (short stock, an unknown product, the mesh's denial) leaves nothing sold: the order is
     dropped and the refusal passed on. When the answer is lost (a timeout, a broken connection), what
@@ -162,13 +179,16 @@ def _sell(order: Order, lines: list[OrderLine]) -> Order:
     except APIError:
         _drop(order.id)
         raise
-    return _confirm(order.id, reservation)
+    items, total = Order.priced(order.id, reservation.lines)
+    if _confirm(order.id, items, total):
+        return Order.answer(order.id, order.user_id, items, total, "confirmed", order.created_at)
+    return _stored(order.id)  # confirmed meanwhile by recover_pending, from the same sale
 
 
-def _settle(order_id: int, reservation_id: str) -> Order | None:
-    """What became of a pending order's sale, asked of products: sold, the order confirmed (returned);
-    not, its reservation released, so a sale still on its way fails, and the order dropped (None).
-    Raises ``APIError`` when products cannot be asked."""
+def _settle(order_id: int, reservation_id: str) -> dict | None:
+    """What became of a pending order's sale, asked of products: sold, the order confirmed (the
+    order returned, as the API shows it); not, its reservation released, so a sale still on its way
+    fails, and the order dropped (None). Raises ``APIError`` when products cannot be asked."""
     products = ProductsClient.current()
     try:
         products.release(reservation_id)
@@ -176,29 +196,27 @@ def _settle(order_id: int, reservation_id: str) -> Order | None:
         reservation = products.reservation(reservation_id)
         if reservation is None:
             raise UpstreamUnavailable("products", f"reservation {reservation_id} was sold, then not found") from None
-        return _confirm(order_id, reservation)
+        _confirm(order_id, *Order.priced(order_id, reservation.lines))
+        return _stored(order_id)
     _drop(order_id)
     return None
 
 
-def _confirm(order_id: int, reservation: Reservation) -> Order:
-    """Confirm the pending order with the items and prices its stock was sold at, in one transaction;
-    the confirmed order. Confirming twice (the request and ``recover_pending`` both at it) changes
-    nothing the second time."""
-    items, total = Order.priced(order_id, reservation.lines)
+def _confirm(order_id: int, items: list[dict], total_cents: int) -> bool:
+    """Confirm the pending order with the items and prices its stock was sold at (``Order.priced``),
+    in one transaction; whether this call confirmed it. Confirming twice (the request and
+    ``recover_pending`` both at it) changes nothing the second time."""
     confirmed = db.session.execute(update(Order).where(Order.id == order_id, Order.status == "pending")
-                                   .values(status="confirmed", total_cents=total)).rowcount
-    if confirmed:
-        db.session.add_all(items)
+                                   .values(status="confirmed", total_cents=total_cents)).rowcount
+    if confirmed and items:
+        db.session.execute(insert(OrderItem), items)
     db.session.commit()
-    order = db.session.get_one(Order, order_id)  # the request's own object, when it has one
-    if confirmed:
-        set_committed_value(order, "status", "confirmed")
-        set_committed_value(order, "total_cents", total)
-        set_committed_value(order, "items", items)
-    else:
-        db.session.refresh(order)
-    return order
+    return bool(confirmed)
+
+
+def _stored(order_id: int) -> dict:
+    """The order as it is stored, as the API shows it."""
+    return db.session.get_one(Order, order_id).to_dict()
 
 
 def _drop(order_id: int) -> None:

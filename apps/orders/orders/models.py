@@ -34,23 +34,33 @@ class Order(db.Model):
     )
 
     @staticmethod
-    def priced(order_id: int, lines: Sequence[PricedLine]) -> tuple[list["OrderItem"], int]:
-        """Order ``order_id``'s items of ``lines`` at the prices they were sold at, and their total."""
-        items = [OrderItem(order_id=order_id, product_id=line.product_id, quantity=line.quantity,
-                           unit_price_cents=line.unit_price_cents) for line in lines]
+    def priced(order_id: int, lines: Sequence[PricedLine]) -> tuple[list[dict], int]:
+        """Order ``order_id``'s item rows of ``lines`` at the prices they were sold at (``order_items``'
+        columns, for an insert), and their total."""
+        items = [{"order_id": order_id, "product_id": line.product_id, "quantity": line.quantity,
+                  "unit_price_cents": line.unit_price_cents} for line in lines]
         return items, sum(line.quantity * line.unit_price_cents for line in lines)
 
     def to_dict(self) -> dict:
-        created = self.created_at
-        if created.tzinfo is None:  # SQLite hands back naive datetimes
-            created = created.replace(tzinfo=timezone.utc)
+        items = [{"product_id": item.product_id, "quantity": item.quantity, "unit_price_cents": item.unit_price_cents}
+                 for item in self.items]
+        return self.answer(self.id, self.user_id, items, self.total_cents, self.status, self.created_at)
+
+    @staticmethod
+    def answer(order_id: int, user_id: int, items: Sequence[dict], total_cents: int, status: str,
+               created_at: datetime) -> dict:
+        """An order as the API shows it, from its rows' values (``items``: each with ``product_id``,
+        ``quantity`` and ``unit_price_cents``, in the order they were written)."""
+        if created_at.tzinfo is None:  # SQLite hands back naive datetimes
+            created_at = created_at.replace(tzinfo=timezone.utc)
         return {
-            "id": self.id,
-            "user_id": self.user_id,
-            "items": [item.to_dict() for item in self.items],
-            "total": format_money(self.total_cents),
-            "status": self.status,  # only confirmed orders are ever shown
-            "created_at": created.isoformat().replace("+00:00", "Z"),
+            "id": order_id,
+            "user_id": user_id,
+            "items": [{"product_id": item["product_id"], "quantity": item["quantity"],
+                       "unit_price": format_money(item["unit_price_cents"])} for item in items],
+            "total": format_money(total_cents),
+            "status": status,  # only confirmed orders are ever shown
+            "created_at": created_at.isoformat().replace("+00:00", "Z"),
         }
 
 
@@ -62,10 +72,6 @@ class OrderItem(db.Model):
     product_id: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_cents: Mapped[int] = mapped_column(BigInteger)
-
-    def to_dict(self) -> dict:
-        return {"product_id": self.product_id, "quantity": self.quantity,
-                "unit_price": format_money(self.unit_price_cents)}
 
 
 class IdempotencyKey(db.Model):

@@ -56,9 +56,17 @@ class Reservation(db.Model):
     )
 
     def to_dict(self) -> dict:
-        items = [item.to_dict() for item in self.items]
-        total = sum(item.quantity * item.unit_price_cents for item in self.items)
-        return {"id": self.id, "status": self.status, "items": items, "total": format_money(total)}
+        return self.answer(self.id, self.status, [{"product_id": item.product_id, "quantity": item.quantity,
+                                                   "unit_price_cents": item.unit_price_cents} for item in self.items])
+
+    @staticmethod
+    def answer(reservation_id: str, status: str, items: list[dict]) -> dict:
+        """A reservation as the API shows it, from its rows' values: ``items`` by product id, each
+        with ``product_id``, ``quantity`` and ``unit_price_cents``."""
+        return {"id": reservation_id, "status": status,
+                "items": [{"product_id": item["product_id"], "quantity": item["quantity"],
+                           "unit_price": format_money(item["unit_price_cents"])} for item in items],
+                "total": format_money(sum(item["quantity"] * item["unit_price_cents"] for item in items))}
 
 
 class ReservationItem(db.Model):
@@ -69,7 +77,3 @@ class ReservationItem(db.Model):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_cents: Mapped[int] = mapped_column(BigInteger)
-
-    def to_dict(self) -> dict:
-        return {"product_id": self.product_id, "quantity": self.quantity,
-                "unit_price": format_money(self.unit_price_cents)}
