@@ -125,9 +125,11 @@ def _against_lines(result: dict) -> list[str]:
     if not against:
         return []
     then_rows = {row["concurrency"]: row for row in against["orders"]}
-    tracing = _tracing_line({"tracing": against["tracing"]}) if against.get("tracing") else []
-    lines = ["", f"Against {against['file']} ({against['date']}, {against['mode']}"
-             + (f"; t{tracing[0][1:-1]}" if tracing else "") + "): the orders rows at the same concurrency",
+    traced = against.get("tracing") or {}
+    tracing = ("" if not traced or "error" in traced else
+               f", TRACE_SAMPLE_RATIO {traced['sample_ratio']:g}" if traced["on"] else ", tracing off")
+    lines = ["", f"Against {against['file']} ({against['date']}, {against['mode']}{tracing}): the orders rows at "
+             "the same concurrency",
              f"{'conc':>5} | {'orders/s then':>13} {'now':>7} {'ratio':>6} | {'p99 ms then':>11} {'now':>7} "
              f"| {'CPU ms then':>11} {'now':>6} {'ratio':>6}"]
     both = []

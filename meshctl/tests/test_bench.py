@@ -470,7 +470,7 @@ def test_the_table_puts_each_orders_row_beside_the_earlier_runs(tmp_path):
     text = report.table(result | {"against": _against(tmp_path)})
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("Against "))
-    assert "bench-20261127-090000.json (2026-11-27 09:00 UTC, local; tracing: on, TRACE_SAMPLE_RATIO 1 (every request traced)): the orders rows" in lines[start]
+    assert "bench-20261127-090000.json (2026-11-27 09:00 UTC, local, TRACE_SAMPLE_RATIO 1): the orders rows" in lines[start]
     rows = {line.split()[0]: line.split() for line in lines[start + 2:start + 4]}
     # c=1: 20 -> 40 orders/s (2.00x), CPU 30 -> 15 ms (0.50x); c=16: 40 -> 60 (1.50x), 20 -> 16 (0.80x)
     assert rows["1"][2:5] == ["20.0", "40.0", "2.00x"] and rows["1"][-3:] == ["30.0", "15.0", "0.50x"], rows
