@@ -11,7 +11,7 @@ METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # shopcommon.metrics: where the wo
 def app_argv(service: Service, bind: str, gunicorn: str = "gunicorn") -> list[str]:
     """gunicorn serving ``service``'s WSGI app on ``bind`` (host:port). Its environment names a folder
     of the service's own in ``METRICS_DIR_ENV``, so /metrics adds up every worker's requests."""
-    return [gunicorn, "--bind", bind, "--workers", "2", "--threads", "4", "--graceful-timeout", "5",
+    return [gunicorn, "--bind", bind, "--workers", app_workers(), "--threads", "4", "--graceful-timeout", "5",
             "--timeout", "30", "--name", service.id,
             # the sidecar keeps its connections to the app open between requests; gunicorn's 2 s
             # default closed idle ones under Envoy's feet, failing the request that reused one
@@ -36,6 +36,22 @@ def sidecar_argv(service: Service, grpc_addr: str, grpc_ca_file: str, token_file
     if envoy:
         argv += ["-envoy-binary", envoy]
     return argv + envoy_flags(log_level) + ["--concurrency", sidecar_concurrency()]
+
+
+APP_WORKERS_ENV, APP_WORKERS = "APP_WORKERS", "2"
+
+
+def app_workers() -> str:
+    """How many gunicorn worker processes each app runs (``$APP_WORKERS``, default 2).
+
+    Two, so that a worker killed (the crash tests kill them under load) leaves its app answering
+    while gunicorn starts another. One costs less CPU per request at the mesh's rates, since each
+    process then serves twice as many requests and sleeps less between them (docs/performance.md,
+    "One gunicorn worker per app"), and a killed worker stops its app until the next one is up."""
+    value = os.environ.get(APP_WORKERS_ENV, "").strip() or APP_WORKERS
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{APP_WORKERS_ENV} must be a whole number of worker processes, 1 or more: {value!r}")
+    return value
 
 
 SIDECAR_CONCURRENCY_ENV, SIDECAR_CONCURRENCY = "ENVOY_SIDECAR_CONCURRENCY", "1"

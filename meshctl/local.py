@@ -422,8 +422,9 @@ def up(reset_config: bool = False) -> int:
     try:
         mesh = services()
         config = entries.load(MESH_CONFIG)  # a policy that cannot be derived stops us before anything starts
-        try:
-            launch.sidecar_concurrency()  # a setting the sidecars cannot use, too
+        try:  # settings the apps or the sidecars cannot use, too
+            launch.app_workers()
+            launch.sidecar_concurrency()
         except ValueError as err:
             raise Failure(str(err)) from None
         fresh = start_consul()

@@ -70,6 +70,35 @@ def test_a_sidecar_runs_one_envoy_worker_unless_told_otherwise(with_fifth_servic
     assert "--concurrency" not in gateway  # Envoy's default: one per core
 
 
+def test_an_app_runs_two_gunicorn_workers_unless_told_otherwise(with_fifth_service, monkeypatch):
+    inventory = topology.load(with_fifth_service)["inventory"]
+
+    def workers() -> str:
+        argv = launch.app_argv(inventory, "127.0.0.1:5005")
+        return argv[argv.index("--workers") + 1]
+    monkeypatch.delenv(launch.APP_WORKERS_ENV, raising=False)
+    assert workers() == "2"
+    monkeypatch.setenv(launch.APP_WORKERS_ENV, "1")
+    assert workers() == "1"
+    for bad in ("0", "one", "-1", "1.5"):
+        monkeypatch.setenv(launch.APP_WORKERS_ENV, bad)
+        with pytest.raises(ValueError, match="APP_WORKERS"):
+            workers()
+
+
+@pytest.mark.parametrize("setting", [launch.APP_WORKERS_ENV, launch.SIDECAR_CONCURRENCY_ENV])
+def test_make_up_stops_before_starting_anything_on_a_count_it_cannot_use(monkeypatch, capsys, setting):
+    from meshctl import local
+
+    def started(*_args, **_kwargs):
+        raise AssertionError("make up started Consul with a setting it cannot use")
+    monkeypatch.setattr(local, "start_consul", started)
+    monkeypatch.setenv(setting, "none")
+    assert local.up() == 1
+    said = capsys.readouterr().err
+    assert "make up FAILED" in said and setting in said and "'none'" in said, said
+
+
 def test_make_plan_shows_what_up_would_start_for_it(with_fifth_service):
     result = subprocess.run([sys.executable, "-m", "meshctl", "plan"], cwd=REPO, capture_output=True, text=True,
                             env=os.environ | {"MESH_CONFIG": str(with_fifth_service)}, timeout=60)
