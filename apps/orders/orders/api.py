@@ -17,7 +17,6 @@ from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 from flask import current_app, url_for
-
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -142,11 +141,13 @@ def _save_pending(user_id: int, reservation_id: str, key: str | None) -> Pending
 
     This and ``_confirm`` are every order's path, so they are SQLAlchemy Core statements, not the
     ORM's unit of work, whose flush cost more than the statements themselves (docs/performance.md)."""
-    created = datetime.now(timezone.utc)
     try:
-        order_id = db.session.scalar(insert(Order).values(
-            user_id=user_id, reservation_id=reservation_id, status="pending", total_cents=0, created_at=created)
-            .returning(Order.id))
+        # created_at is the column's default, taken as the statement runs: after the write lock, not
+        # while the request waited for it (an order stamped before a long wait would be old to
+        # ``recover_pending`` the moment it is written, and dropped under its own request)
+        order_id, created = db.session.execute(insert(Order).values(
+            user_id=user_id, reservation_id=reservation_id, status="pending", total_cents=0)
+            .returning(Order.id, Order.created_at)).one()
         if key and not db.session.execute(update(IdempotencyKey).where(IdempotencyKey.key == key)
                                           .values(order_id=order_id)).rowcount:
             raise RuntimeError(f"the Idempotency-Key {key!r} claimed for this order is no longer stored")

@@ -438,3 +438,99 @@ def test_recovery_leaves_a_young_pending_order_to_its_request(app, shop, product
     with app.app_context():
         assert recover_pending() == 0  # PENDING_GRACE_SECONDS (10 s) has not passed
     assert shop.orders_stored() == 1 and client.get("/api/orders").get_json()["total"] == 0
+
+
+def test_an_order_waiting_for_the_write_lock_is_stamped_when_written_and_left_to_its_request(
+        app, client, shop, backend, monkeypatch):
+    """SQLite: the pending order's write waits 2 s for another writer. Its created_at is when it was
+    written, not when its request began to wait, so a recovery round right after (grace 1 s) leaves
+    it to its request, which places it."""
+    if backend != "sqlite":
+        pytest.skip("the writers' lock is SQLite's (shopcommon.db.tune_sqlite)")
+    from sqlalchemy import text
+
+    from orders import api
+    from shopcommon.clients import ProductsClient
+
+    uid, pid = shop.user(), shop.product(stock=5)
+    app.config["PENDING_GRACE_SECONDS"] = 1
+    held, holder = threading.Event(), None
+
+    def hold():
+        with app.app_context():
+            db.session.execute(text("UPDATE orders SET status = status"))  # a write: the lock
+            held.set()
+            time.sleep(2)
+            db.session.commit()
+
+    checked = api._check_user
+
+    def check_then_lock(user_id):  # the lock taken once the user check is done: the wait is the write's
+        nonlocal holder
+        checked(user_id)
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert held.wait(5)
+    monkeypatch.setattr(api, "_check_user", check_then_lock)
+    sell = ProductsClient.reserve
+
+    settled = []
+
+    def recovery_first(self, reservation_id, lines, **kwargs):
+        with app.app_context():  # another worker's round, between the pending write and the sale
+            settled.append(api.recover_pending())
+        return sell(self, reservation_id, lines, **kwargs)
+    monkeypatch.setattr(ProductsClient, "reserve", recovery_first)
+    response = order(client, uid, [{"product_id": pid, "quantity": 2}])
+    holder.join(timeout=10)
+    assert settled == [0], "the recovery round settled the order its request was placing"
+    assert response.status_code == 201, response.get_json()
+    assert shop.stock(pid) == 3
+    assert client.get(f"/api/orders/{response.get_json()['id']}").get_json() == response.get_json()
+
+
+def test_an_order_confirmed_meanwhile_by_recovery_answers_as_it_is_stored(app, client, shop, monkeypatch):
+    """The sale done, another worker's recovery confirms the order before the request does: the
+    request's confirmation changes nothing and its answer is the stored order."""
+    from orders import api
+    from orders.models import Order
+    from shopcommon.clients import ProductsClient
+
+    uid, pid = shop.user(), shop.product(price="3.00", stock=5)
+    sell = ProductsClient.reserve
+
+    def sold_then_settled(self, reservation_id, lines, **kwargs):
+        answer = sell(self, reservation_id, lines, **kwargs)
+        with app.app_context():
+            order_id = db.session.scalar(db.select(Order.id).where(Order.reservation_id == reservation_id))
+            assert api._settle(order_id, reservation_id)["status"] == "confirmed"
+        return answer
+    monkeypatch.setattr(ProductsClient, "reserve", sold_then_settled)
+    response = order(client, uid, [{"product_id": pid, "quantity": 2}])
+    assert response.status_code == 201, response.get_json()
+    placed = response.get_json()
+    assert client.get(f"/api/orders/{placed['id']}").get_json() == placed
+    assert placed["items"] == [{"product_id": pid, "quantity": 2, "unit_price": "3.00"}] and shop.stock(pid) == 3
+    assert shop.orders_stored() == 1
+
+
+def test_an_order_whose_key_is_gone_before_it_is_written_is_not_stored(app, client, shop, monkeypatch):
+    """The key's row deleted by hand between the claim and the pending order: a 500, and nothing
+    stored or taken (the order and its key are written in one transaction)."""
+    from sqlalchemy import delete
+
+    from orders import api
+    from orders.models import IdempotencyKey
+
+    uid, pid = shop.user(), shop.product(stock=5)
+    checked = api._check_user
+
+    def check_then_forget(user_id):
+        checked(user_id)
+        with app.app_context():
+            db.session.execute(delete(IdempotencyKey))
+            db.session.commit()
+    monkeypatch.setattr(api, "_check_user", check_then_forget)
+    response = order(client, uid, [{"product_id": pid, "quantity": 2}], **{KEY: "gone"})
+    assert response.status_code == 500
+    assert shop.orders_stored() == 0 and shop.stock(pid) == 5

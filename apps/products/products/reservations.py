@@ -17,6 +17,7 @@ from collections import defaultdict
 
 from flask import current_app
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from products.models import Product, Reservation, ReservationItem
@@ -85,26 +86,29 @@ def reserve(path: ReservationPath, body: NewReservation):
         wanted[line.product_id] += line.quantity
         labels.setdefault(line.product_id, f"items[{index}]")
 
-    try:
-        return _take_stock(reservation_id, wanted, labels, body.sell), 201
-    except IntegrityError:
-        # the id is taken: a repeat, a concurrent PUT, or a DELETE that came first; answer as for a repeat
-        db.session.rollback()
+    made = _take_stock(reservation_id, wanted, labels, body.sell)
+    if made is None:
+        # the id is taken: a repeat, a concurrent PUT that got there first, or a DELETE that came first
         previous = _existing(reservation_id)
-        if previous:
-            return previous
-        raise
+        if previous is None:  # the row that refused the insert is committed: it is there to read
+            raise RuntimeError(f"reservation {reservation_id} refused as taken, then not found")
+        return previous
+    return made, 201
 
 
-def _take_stock(reservation_id: str, wanted: dict[int, int], labels: dict[int, str], sell: bool) -> dict:
-    """Make the reservation and take its stock, in one transaction; its answer. The reservation's row
-    goes in first: its id taken already raises ``IntegrityError`` before any stock is touched.
+def _take_stock(reservation_id: str, wanted: dict[int, int], labels: dict[int, str], sell: bool) -> dict | None:
+    """Make the reservation and take its stock, in one transaction; its answer, or None when the id
+    is taken already. The reservation's row goes in first, and only if its id is free (``ON CONFLICT
+    DO NOTHING``: no failed statement, no error in the database's log), before any stock is touched;
+    a concurrent PUT of the same id waits for the first one's transaction to end.
 
     SQLAlchemy Core statements, not the ORM's unit of work: this is every order's path, and the
     session's flush cost more than the statements themselves (docs/performance.md)."""
     hold_ms = int(float(current_app.config.get("RESERVATION_HOLD_SECONDS", 30)) * 1000)
     status = "confirmed" if sell else "reserved"
-    db.session.execute(insert(Reservation).values(id=reservation_id, status=status, expires_at=now_ms() + hold_ms))
+    if db.session.scalar(insert_new(Reservation).values(id=reservation_id, status=status, expires_at=now_ms() + hold_ms)
+                         .returning(Reservation.id)) is None:
+        return None
     items, missing, short = [], {}, {}
     # a fixed lock order keeps two multi-item reservations from deadlocking each other
     for product_id in sorted(wanted):
@@ -136,6 +140,14 @@ def _take_stock(reservation_id: str, wanted: dict[int, int], labels: dict[int, s
     db.session.execute(insert(ReservationItem), items)
     db.session.commit()
     return Reservation.answer(reservation_id, status, items)
+
+
+def insert_new(model):
+    """An ``INSERT`` of ``model``'s table that leaves an existing row with the same primary key as
+    it is (``ON CONFLICT DO NOTHING``, in the database's own dialect). Whether it inserted: ask it to
+    return a column (no row: it did not); its rowcount is no answer on PostgreSQL (psycopg: -1)."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).on_conflict_do_nothing(index_elements=[model.__table__.primary_key.columns[0]])
 
 
 def _locked(reservation_id: str) -> Reservation | None:

@@ -1,6 +1,8 @@
 import pytest
+from sqlalchemy import select
 
 from products.models import Reservation
+from shopcommon import db
 
 
 def reserve(client, rid, items):
@@ -137,6 +139,64 @@ def test_concurrent_reservations_never_oversell(app, store, make_product):
         results = concurrently(attempt, 40)
     assert sorted(results) == [201] * 10 + [409] * 30
     assert store.stock(p["id"]) == 0
+
+
+def test_one_id_sold_by_many_at_once_is_sold_once_and_every_answer_is_the_same(app, store, make_product):
+    """16 PUTs of one id race (a retried sale): one takes the stock (201), every other answers the
+    same reservation (200), as a repeat does."""
+    import requests
+
+    from shoptesting import concurrently, serve
+
+    p, q = make_product(stock=100, price="1.25"), make_product(stock=100, price="2.00")
+    items = [{"product_id": q["id"], "quantity": 1}, {"product_id": p["id"], "quantity": 2}]
+    with serve(app) as base:
+        def attempt(_):
+            r = requests.put(f"{base}/products/reservations/same", timeout=30, json={"items": items, "sell": True})
+            return r.status_code, r.json()
+        results = concurrently(attempt, 16)
+    assert sorted(status for status, _ in results) == [200] * 15 + [201], results
+    assert len({str(body) for _, body in results}) == 1, results
+    assert results[0][1]["items"] == [{"product_id": p["id"], "quantity": 2, "unit_price": "1.25"},
+                                      {"product_id": q["id"], "quantity": 1, "unit_price": "2.00"}]
+    assert store.stock(p["id"]) == 98 and store.stock(q["id"]) == 99
+
+
+def test_sales_racing_their_releases_take_stock_only_for_what_stays_sold(app, store, make_product):
+    """A PUT and a DELETE of the same id at once, 20 ids: whichever comes first wins, and the stock
+    taken is exactly the reservations that stayed confirmed."""
+    import requests
+
+    from shoptesting import concurrently, serve
+
+    p = make_product(stock=1000)
+    items = [{"product_id": p["id"], "quantity": 1}]
+    with serve(app) as base:
+        def attempt(n):
+            url = f"{base}/products/reservations/race{n // 2}"
+            r = (requests.delete(url, timeout=30) if n % 2 else
+                 requests.put(url, timeout=30, json={"items": items, "sell": True}))
+            return n % 2, r.status_code
+        results = concurrently(attempt, 40)
+    sales = [status for released, status in results if not released]
+    assert set(sales) <= {201, 409} and {status for released, status in results if released} <= {200, 409}, results
+    with app.app_context():
+        statuses = [r.status for r in db.session.scalars(select(Reservation))]
+    assert statuses.count("confirmed") == sales.count(201)
+    assert store.stock(p["id"]) == 1000 - sales.count(201)
+
+
+def test_a_sales_answer_is_what_reading_it_back_gives(client, make_product):
+    a, b = make_product(stock=10, price="0.10"), make_product(stock=10, price="3.00")
+    made = client.put("/products/reservations/g1", json={"items": [
+        {"product_id": b["id"], "quantity": 1}, {"product_id": a["id"], "quantity": 2},
+        {"product_id": b["id"], "quantity": 1}], "sell": True})
+    assert made.status_code == 201
+    read = client.get("/products/reservations/g1")
+    assert list(made.get_json().items()) == list(read.get_json().items())
+    # a repeat answers the reservation made, whatever it asks for
+    again = client.put("/products/reservations/g1", json={"items": [{"product_id": 999999, "quantity": 1}]})
+    assert again.status_code == 200 and again.get_json() == read.get_json()
 
 
 # --- held, then confirmed or expired --------------------------------------------------------------
