@@ -48,10 +48,7 @@ def app_workers() -> str:
     while gunicorn starts another. One costs less CPU per request at the mesh's rates, since each
     process then serves twice as many requests and sleeps less between them (docs/performance.md,
     "One gunicorn worker per app"), and a killed worker stops its app until the next one is up."""
-    value = os.environ.get(APP_WORKERS_ENV, "").strip() or APP_WORKERS
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{APP_WORKERS_ENV} must be a whole number of worker processes, 1 or more: {value!r}")
-    return value
+    return _count(APP_WORKERS_ENV, APP_WORKERS, "worker processes")
 
 
 SIDECAR_CONCURRENCY_ENV, SIDECAR_CONCURRENCY = "ENVOY_SIDECAR_CONCURRENCY", "1"
@@ -63,9 +60,14 @@ def sidecar_concurrency() -> str:
     Envoy starts one per core by default. A sidecar carries one app's calls, and on two cores shared
     by five apps and their Envoys one worker does it with less CPU per request (docs/performance.md,
     "One worker thread per sidecar"); gateways keep Envoy's default."""
-    value = os.environ.get(SIDECAR_CONCURRENCY_ENV, "").strip() or SIDECAR_CONCURRENCY
+    return _count(SIDECAR_CONCURRENCY_ENV, SIDECAR_CONCURRENCY, "worker threads")
+
+
+def _count(name: str, default: str, what: str) -> str:
+    """``$name``, else ``default``: a whole number of ``what``, 1 or more, or a ValueError saying so."""
+    value = os.environ.get(name, "").strip() or default
     if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{SIDECAR_CONCURRENCY_ENV} must be a whole number of worker threads, 1 or more: {value!r}")
+        raise ValueError(f"{name} must be a whole number of {what}, 1 or more: {value!r}")
     return value
 
 
