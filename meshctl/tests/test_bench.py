@@ -2,6 +2,7 @@
 layout as Compose reads it, the table and the chart."""
 
 import json
+import math
 import os
 import re
 import socket
@@ -483,9 +484,23 @@ def test_the_table_puts_each_orders_row_beside_the_earlier_runs(tmp_path):
     assert "products 1.00 -> 0.50 (0.50x)" in text
 
 
-def test_the_chart_draws_the_earlier_run_beside_this_one(tmp_path):
+def test_the_chart_draws_the_earlier_run_beside_this_one(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    drawn = []  # (label, heights) of every bar series the chart draws
+    real = Axes.bar
+
+    def bar(self, x, height, *args, **kwargs):
+        drawn.append((kwargs.get("label"), list(height)))
+        return real(self, x, height, *args, **kwargs)
+    monkeypatch.setattr(Axes, "bar", bar)
     report.chart(RESULT | {"against": _against(tmp_path)}, tmp_path / "latest.png")
     assert (tmp_path / "latest.png").read_bytes().startswith(b"\x89PNG")
+    # orders/s, then beside now at c=1, 16 (and c=64, which the earlier run did not have: no bar)
+    then = [h for label, h in drawn if label == "then (2026-11-27 09:00 UTC)"]
+    now = [h for label, h in drawn if label == "now"]
+    assert then[0][:2] == [20.0, 40.0] and math.isnan(then[0][2]), drawn
+    assert now[0][:2] == [40, 60], drawn
 
 
 @pytest.mark.parametrize("content, said", [(None, "No such file"), ("{}", "KeyError"), ("[1]", "TypeError"),
