@@ -95,11 +95,27 @@ def create_schema(app: Flask) -> None:
     for table in tables:
         found = {column["name"] for column in inspector.get_columns(table.name)}
         wanted = {column.name for column in table.columns}
-        if found != wanted:
+        differs = (f"extra columns: {sorted(found - wanted)}, missing: {sorted(wanted - found)}" if found != wanted
+                   else _autoincrement_differs(table))
+        if differs:
             where = db.engine.url.render_as_string(hide_password=True)
             db.engine.dispose()  # this app will not run: close what it opened
             raise SchemaMismatch(table.name,
                 f"the {table.name} table in {where} was made by another version of "
-                f"{app.config['SERVICE_NAME']} (extra columns: {sorted(found - wanted)}, missing: "
-                f"{sorted(wanted - found)}); this service keeps no migrations: start it on an empty "
-                f"database (local mode: `make down && make clean-data && make up`)")
+                f"{app.config['SERVICE_NAME']} ({differs}); this service keeps no migrations: start it on an "
+                f"empty database (local mode: `make down && make clean-data && make up`)")
+
+
+def _autoincrement_differs(table) -> str | None:
+    """What differs when SQLite's table and the model disagree on ``AUTOINCREMENT`` (whether an id
+    of a deleted row may be given again, which no column list shows), else None."""
+    if db.engine.dialect.name != "sqlite":
+        return None
+    wanted = bool(table.dialect_options["sqlite"]["autoincrement"])
+    with db.engine.connect() as connection:
+        made = connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                          (table.name,)).scalar()
+    if made is None or ("AUTOINCREMENT" in made.upper()) == wanted:
+        return None
+    return f"its ids {'may be given again' if wanted else 'are never given again'} (AUTOINCREMENT " \
+           f"{'missing' if wanted else 'extra'})"
